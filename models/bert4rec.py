@@ -1,0 +1,60 @@
+"""BERT4Rec.
+
+Sun et al., "BERT4Rec: Sequential Recommendation with Bidirectional Encoder Representations from Transformer",
+CIKM 2019: a bidirectional transformer trained with the cloze task (random online items replaced by a [MASK]
+token and predicted from both sides); at inference a [MASK] is appended and its output scores the next item.
+
+[MASK] is an extra embedding row (index V) that is never scored. Only online items are masked (labels); basket
+tokens, if any, stay visible. GELU feed-forward of width 4d as in the paper.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from models.base import (
+    ModelConfig,
+    SequentialRecommender,
+    check_batch,
+    cross_entropy,
+    scores_for_candidates,
+    scores_from_hidden,
+)
+from models.layers import HybridEmbedding, TransformerEncoder
+
+
+class BERT4Rec(SequentialRecommender):
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__(config)
+        c = config
+        self.mask_index = c.n_items
+        self.embed = HybridEmbedding(c.n_items + 1, c.hidden, c.max_len, c.dropout, c.store_mode, c.d_attn)
+        self.encoder = TransformerEncoder(c.hidden, c.heads, c.blocks, c.dropout, causal=False, ffn_mult=4,
+                                          gelu=True)
+
+    def hidden(self, tokens: Tensor, baskets: Tensor) -> Tensor:
+        return self.encoder(self.embed(tokens, baskets), tokens)
+
+    def loss(self, batch: dict[str, Tensor]) -> Tensor:
+        tokens, baskets, online = check_batch(batch)
+        seq, bsk, onl = tokens[:, 1:], baskets[:, 1:], online[:, 1:]
+        masked = onl & (torch.rand(seq.shape, device=seq.device) < self.config.mask_prob)
+        # always predict the last online item too (the inference situation)
+        last = onl & (onl.long().flip(1).cumsum(1).flip(1) == 1)
+        masked = masked | last
+        inp = seq.masked_fill(masked, self.mask_index)
+        h = self.hidden(inp, bsk)[masked]
+        return cross_entropy(h, seq[masked], self.embed.items.weight, self.config)
+
+    def user_repr(self, tokens: Tensor, baskets: Tensor) -> Tensor:
+        mask_col = torch.full_like(tokens[:, :1], self.mask_index)
+        inp = torch.cat([tokens[:, 1:], mask_col], dim=1)
+        bsk = torch.cat([baskets[:, 1:], torch.zeros_like(baskets[:, :1])], dim=1)
+        return self.hidden(inp, bsk)[:, -1]
+
+    def score_all(self, tokens: Tensor, baskets: Tensor) -> Tensor:
+        return scores_from_hidden(self.user_repr(tokens, baskets), self.embed.items.weight, self.n_items, self.n_specials)
+
+    def score(self, tokens: Tensor, baskets: Tensor, candidates: Tensor) -> Tensor:
+        return scores_for_candidates(self.user_repr(tokens, baskets), self.embed.items.weight, candidates, self.n_specials)

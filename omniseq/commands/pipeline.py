@@ -1,0 +1,36 @@
+"""``omniseq pipeline``: run the PyFlink feature job (local mini-cluster or a session cluster) until
+interrupted, or print its counters."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+HELP = "Run the PyFlink feature job (local mini-cluster or a Flink session cluster)."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--online", default=None, help="online sink URI (default: the stack's Redis)")
+    parser.add_argument(
+        "--jar", action="append", default=[], help="override the Flink jars (default: ensure_jars)"
+    )
+    parser.add_argument("--fresh", action="store_true", help="ignore retained checkpoints/savepoints")
+    parser.add_argument("--duration-s", type=float, default=0, help="stop with a savepoint after N seconds")
+    parser.add_argument(
+        "--metrics", choices=["json", "prometheus"], default=None, help="print the job's counters and exit"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from pipeline.config import PipelineSettings
+    from pipeline.sinks import prometheus_text, read_counters
+
+    if args.metrics:
+        counts = read_counters(PipelineSettings().pipeline_dir / "metrics")
+        print(json.dumps(counts, indent=2) if args.metrics == "json" else prometheus_text(counts), end="\n")
+        return 0
+    from pipeline.runner import main
+
+    argv = [*(["--online", args.online] if args.online else []), *[f"--jar={j}" for j in args.jar]]
+    argv += [*(["--fresh"] if args.fresh else []), f"--duration-s={args.duration_s}"]
+    return main(argv)

@@ -1,0 +1,257 @@
+"""Direct access to the Redis online store in exactly the format Feast's Redis online store uses.
+
+The pipeline writes with :meth:`RedisOnlineStore.write`, serving reads with :meth:`RedisOnlineStore.read`, and
+``feast.FeatureStore.get_online_features`` / ``write_to_online_store`` see the same data (tested both ways).
+
+Feast's Redis data model (``feast/infra/online_stores/redis.py``, ``entity_key_serialization_version: 3``):
+
+- one Redis hash per entity: key = ``serialize_entity_key(EntityKey(join_keys=["user_id"], values=[uid]))``
+  followed by the project name (``omniseq``);
+- one field per feature: ``murmur3_32("<view>:<feature>")`` as 4 little-endian bytes, value = a serialized
+  ``feast.types.Value`` proto (``int64_list_val`` etc. for Array types; an empty proto means null);
+- one field ``_ts:<view>`` = a serialized ``google.protobuf.Timestamp`` of the row's event time.
+
+Several feature views of one user share the hash, so versions ``_v1``/``_v2`` live side by side.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import islice
+from typing import Any, Final
+
+import mmh3
+import redis
+from feast.protos.feast.types.Value_pb2 import DoubleList, Int64List, StringList
+from feast.protos.feast.types.Value_pb2 import Value as ValueProto
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from omniseq.features.views import PROJECT, USER_JOIN_KEY, Dtype, view
+
+_STRING_TYPE: Final[int] = 2  # feast.types.ValueType.STRING
+Row = tuple[str, Mapping[str, Any], int]
+
+
+def entity_key_prefix(join_key: str = USER_JOIN_KEY) -> bytes:
+    """The bytes of ``serialize_entity_key`` (version 3) that precede the entity value (one string join key)."""
+    k = join_key.encode()
+    return struct.pack("<III", 1, _STRING_TYPE, len(k)) + k
+
+
+def redis_key(user_id: str, project: str = PROJECT, join_key: str = USER_JOIN_KEY) -> bytes:
+    """The Redis key Feast uses for one entity (version-3 entity key serialization + project)."""
+    v = user_id.encode()
+    return entity_key_prefix(join_key) + struct.pack("<II", _STRING_TYPE, len(v)) + v + project.encode()
+
+
+def field_hash(view_name: str, feature: str) -> bytes:
+    """Feast's hash field name for a feature: murmur3_32 of ``view:feature``, 4 bytes little-endian."""
+    return struct.pack("<I", mmh3.hash(f"{view_name}:{feature}", signed=False))
+
+
+def ts_field(view_name: str) -> bytes:
+    return f"_ts:{view_name}".encode()
+
+
+def encode_ts(ts_ms: int) -> bytes:
+    return Timestamp(seconds=ts_ms // 1000, nanos=(ts_ms % 1000) * 1_000_000).SerializeToString()
+
+
+def decode_ts(raw: bytes) -> int:
+    ts = Timestamp.FromString(raw)
+    return ts.seconds * 1000 + ts.nanos // 1_000_000
+
+
+def _enc_int(x: Any) -> bytes:
+    return ValueProto(int64_val=x).SerializeToString()
+
+
+def _enc_float(x: Any) -> bytes:
+    return ValueProto(double_val=x).SerializeToString()
+
+
+def _enc_str(x: Any) -> bytes:
+    return ValueProto(string_val=x).SerializeToString()
+
+
+def _enc_int_list(x: Any) -> bytes:
+    return ValueProto(int64_list_val=Int64List(val=x)).SerializeToString()
+
+
+def _enc_str_list(x: Any) -> bytes:
+    return ValueProto(string_list_val=StringList(val=x)).SerializeToString()
+
+
+def _enc_float_list(x: Any) -> bytes:
+    return ValueProto(double_list_val=DoubleList(val=x)).SerializeToString()
+
+
+ENCODERS: Final[dict[Dtype, Callable[[Any], bytes]]] = {
+    "int64": _enc_int,
+    "float64": _enc_float,
+    "string": _enc_str,
+    "int64_list": _enc_int_list,
+    "string_list": _enc_str_list,
+}
+
+_LIST_FIELDS: Final[frozenset[str]] = frozenset(
+    f.name for f in ValueProto.DESCRIPTOR.fields if f.name.endswith("_list_val")
+)
+
+
+def decode_value(raw: bytes | None) -> Any:
+    """A serialized ``feast.types.Value`` as a Python value: lists for Array types, None for null/missing."""
+    if not raw:
+        return None
+    v = ValueProto.FromString(raw)
+    kind = v.WhichOneof("val")
+    if kind is None or kind == "null_val":
+        return None
+    if kind in _LIST_FIELDS:
+        return list(getattr(v, kind).val)
+    return getattr(v, kind)
+
+
+def encode_value(dtype: Dtype, value: Any) -> bytes:
+    """A Python value as a serialized ``feast.types.Value`` (None -> empty proto, Feast's null)."""
+    if value is None:
+        return b""
+    try:
+        return ENCODERS[dtype](value)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"cannot encode {value!r} as {dtype}: {e}") from e
+
+
+@dataclass(frozen=True, slots=True)
+class _ReadPlan:
+    names: tuple[str, ...]
+    fields: tuple[bytes, ...]  # feature hashes, then the _ts field last
+
+
+class RedisOnlineStore:
+    """Read/write feature rows of the ``omniseq`` Feast project directly in Redis (entity ``user``)."""
+
+    def __init__(self, client: redis.Redis, project: str = PROJECT, batch_size: int = 500) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.client = client
+        self.project = project
+        self.batch_size = batch_size
+        self._plans: dict[tuple[str, tuple[str, ...] | None], _ReadPlan] = {}
+        self._hashes: dict[str, dict[str, bytes]] = {}
+
+    @classmethod
+    def from_url(cls, url: str, project: str = PROJECT) -> RedisOnlineStore:
+        return cls(redis.Redis.from_url(url), project)
+
+    def _field_hashes(self, view_name: str) -> dict[str, bytes]:
+        hashes = self._hashes.get(view_name)
+        if hashes is None:
+            hashes = {f: field_hash(view_name, f) for f in view(view_name).feature_names}
+            self._hashes[view_name] = hashes
+        return hashes
+
+    def _key(self, user_id: str) -> bytes:
+        if not isinstance(user_id, str) or not user_id:
+            raise ValueError(f"user_id must be a non-empty string, got {user_id!r}")
+        return redis_key(user_id, self.project)
+
+    def encode_row(self, view_name: str, features: Mapping[str, Any], ts_ms: int) -> dict[bytes, bytes]:
+        """The hash fields of one row (Feast's layout); unknown feature names raise KeyError."""
+        spec = view(view_name)
+        dtypes = spec.dtypes()
+        hashes = self._field_hashes(view_name)
+        mapping = {ts_field(view_name): encode_ts(int(ts_ms))}
+        for name, value in features.items():
+            if name not in dtypes:
+                raise KeyError(f"feature view {view_name!r} has no feature {name!r}")
+            mapping[hashes[name]] = encode_value(dtypes[name], value)
+        return mapping
+
+    def write(self, view_name: str, rows: Iterable[Row], *, skip_older: bool = False) -> int:
+        """Write ``(user_id, features, event_ts_ms)`` rows, pipelined in batches; returns rows written.
+
+        Last write wins by default (one round trip per batch; the pipeline writes each user's rows in order).
+        ``skip_older=True`` first reads the stored ``_ts`` and skips rows strictly older than it (Feast skips
+        equal timestamps too, which would lose late arrivals that do not move a sequence's newest timestamp)."""
+        written = 0
+        it = iter(rows)
+        while batch := list(islice(it, self.batch_size)):
+            written += self._write_batch(view_name, batch, skip_older)
+        return written
+
+    def _write_batch(self, view_name: str, batch: Sequence[Row], skip_older: bool) -> int:
+        keys = [self._key(uid) for uid, _, _ in batch]
+        if skip_older:
+            batch, keys = self._drop_older(view_name, batch, keys)
+        with self.client.pipeline(transaction=False) as pipe:
+            for key, (_, feats, ts_ms) in zip(keys, batch, strict=True):
+                pipe.hset(key, mapping=self.encode_row(view_name, feats, ts_ms))  # type: ignore[arg-type]
+            pipe.execute()
+        return len(batch)
+
+    def _drop_older(
+        self, view_name: str, batch: Sequence[Row], keys: list[bytes]
+    ) -> tuple[list[Row], list[bytes]]:
+        tsf = ts_field(view_name)
+        with self.client.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.hget(key, tsf)
+            stored = pipe.execute()
+        latest: dict[bytes, int] = {}
+        kept_rows: list[Row] = []
+        kept_keys: list[bytes] = []
+        for key, raw, row in zip(keys, stored, batch, strict=True):
+            newest = latest.get(key, decode_ts(raw) if raw else -1)
+            if row[2] >= newest:
+                latest[key] = row[2]
+                kept_rows.append(row)
+                kept_keys.append(key)
+        return kept_rows, kept_keys
+
+    def _plan(self, view_name: str, feature_names: Sequence[str] | None) -> _ReadPlan:
+        cache_key = (view_name, tuple(feature_names) if feature_names is not None else None)
+        plan = self._plans.get(cache_key)
+        if plan is None:
+            hashes = self._field_hashes(view_name)
+            names = tuple(feature_names) if feature_names is not None else tuple(hashes)
+            unknown = [n for n in names if n not in hashes]
+            if unknown:
+                raise KeyError(f"feature view {view_name!r} has no feature(s) {unknown}")
+            plan = _ReadPlan(names, (*(hashes[n] for n in names), ts_field(view_name)))
+            self._plans[cache_key] = plan
+        return plan
+
+    def read(
+        self,
+        view_name: str,
+        user_ids: Sequence[str],
+        feature_names: Sequence[str] | None = None,
+        *,
+        with_ts: bool = False,
+    ) -> list[dict[str, Any] | None]:
+        """One pipelined HMGET round trip; per user a dict of features (None if the view has no row for it).
+
+        ``with_ts=True`` adds ``"_ts_ms"``: the row's event time (serving uses it to judge staleness)."""
+        plan = self._plan(view_name, feature_names)
+        keys = [self._key(u) for u in user_ids]
+        if len(keys) == 1:
+            replies = [self.client.hmget(keys[0], plan.fields)]
+        else:
+            with self.client.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    pipe.hmget(key, plan.fields)
+                replies = pipe.execute()
+        return [self._decode(plan, r, with_ts) for r in replies]
+
+    @staticmethod
+    def _decode(plan: _ReadPlan, reply: list[bytes | None], with_ts: bool) -> dict[str, Any] | None:
+        raw_ts = reply[-1]
+        if raw_ts is None:
+            return None
+        out = {name: decode_value(raw) for name, raw in zip(plan.names, reply, strict=False)}
+        if with_ts:
+            out["_ts_ms"] = decode_ts(raw_ts)
+        return out

@@ -1,0 +1,15 @@
+-- The offline store of one feature view: append-only Parquet partitioned by date (of the row's event time);
+-- files become visible when a checkpoint completes (exactly once across restarts).
+CREATE TEMPORARY TABLE ${table} (
+  `user_id` STRING,
+  ${columns},
+  `event_timestamp` TIMESTAMP(3),
+  `created_timestamp` TIMESTAMP(3),
+  `date` STRING
+) PARTITIONED BY (`date`) WITH (
+  'connector' = 'filesystem',
+  'path' = '${path}',
+  'format' = 'parquet',
+  'sink.rolling-policy.rollover-interval' = '${rollover}',
+  'sink.rolling-policy.check-interval' = '${rollover}'
+)

@@ -1,0 +1,40 @@
+"""What the routes depend on, resolved from ``app.state`` (tests swap them with ``app.dependency_overrides``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import Request
+
+from serving.metrics import Metrics
+from serving.model_manager import ModelManager
+from serving.recommender import Recommender
+from serving.settings import ServingSettings
+
+
+@dataclass
+class Services:
+    """Everything a request handler needs; built by the lifespan (or by a test)."""
+
+    settings: ServingSettings
+    metrics: Metrics
+    manager: ModelManager
+    recommender: Recommender
+    redis: Any  # redis.Redis: pinged by /readyz
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+class ServicesNotReadyError(RuntimeError):
+    """The app is serving before its lifespan set up the services."""
+
+
+def get_services(request: Request) -> Services:
+    services = getattr(request.app.state, "services", None)
+    if services is None:
+        raise ServicesNotReadyError("the server is starting: model and feature store are not set up yet")
+    return services  # type: ignore[no-any-return]
+
+
+def get_metrics(request: Request) -> Metrics:
+    return request.app.state.metrics  # type: ignore[no-any-return]

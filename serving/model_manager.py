@@ -1,0 +1,330 @@
+"""Loaded models and the champion watcher.
+
+A :class:`ModelBundle` is everything one model version needs to answer a request (TorchScript module, vocabulary,
+input spec, feature view names, popularity fallback). It is immutable; the manager swaps *one reference* to the
+champion's bundle, so a request that took the old bundle finishes on it while new requests get the new one.
+
+A new champion is loaded, checked (a forward pass on a dummy batch through the real encoder: output shape [B, V],
+finite item scores) and warmed up *before* the swap. A version that fails any of that is logged, counted
+(``omniseq_model_swaps_total{result="failure"}``) and not retried until ``champion.json`` changes again; the old
+model keeps serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+
+from models.inputs import InputSpec, encode_sequence, vocab_index
+from omniseq.features.sequence import BASKET_CODE, HybridSequence, Token
+from serving.fallback import N_SPECIALS, popularity_scores
+from serving.metrics import Metrics
+
+log = logging.getLogger(__name__)
+CHAMPION_FILE = "champion.json"
+
+
+class ModelVersionLike(Protocol):
+    version: str
+    path: Path
+    manifest: dict[str, Any]
+    model_path: Path
+
+    def vocab(self) -> list[str]: ...
+
+
+class RegistryLike(Protocol):
+    root: Path
+
+    def versions(self) -> list[Any]: ...
+
+    def get(self, version: str) -> Any: ...
+
+    def champion(self) -> Any: ...
+
+
+class ModelLoadError(RuntimeError):
+    """A model version could not be loaded or failed its smoke check."""
+
+
+class UnknownModelError(LookupError):
+    """No registered version or model name matches the request."""
+
+
+class BrokenModelError(RuntimeError):
+    """The requested version is registered but fails to load or its smoke check (not retried until a swap)."""
+
+
+class NoModelError(RuntimeError):
+    """No champion is loaded (nothing promoted yet, or its load failed)."""
+
+
+@dataclass(frozen=True, eq=False)
+class ModelBundle:
+    version: str
+    model_name: str
+    manifest: Mapping[str, Any]
+    module: torch.jit.ScriptModule
+    vocab: list[str]
+    index: dict[str, int]
+    spec: InputSpec
+    sequence_view: str
+    feature_versions: dict[str, str]
+    popularity: torch.Tensor  # [V], specials -inf
+    popularity_source: str
+    invalid: torch.Tensor  # [V] bool: indices never recommended (padding, basket token)
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.vocab)
+
+
+def _spec_from_manifest(manifest: Mapping[str, Any], where: str) -> InputSpec:
+    raw = manifest.get("input_spec")
+    if not isinstance(raw, Mapping):
+        raise ModelLoadError(f"{where}: manifest has no input_spec mapping")
+    try:
+        return InputSpec.from_dict(raw)
+    except (TypeError, ValueError) as exc:
+        raise ModelLoadError(f"{where}: bad input_spec {dict(raw)}: {exc}") from exc
+
+
+def _sequence_view(manifest: Mapping[str, Any], where: str) -> tuple[str, dict[str, str]]:
+    fv = manifest.get("feature_versions")
+    if not isinstance(fv, Mapping) or not isinstance(fv.get("sequence"), str):
+        raise ModelLoadError(f"{where}: manifest feature_versions has no 'sequence' view name")
+    return fv["sequence"], {str(k): str(v) for k, v in fv.items()}
+
+
+def dummy_batch(
+    bundle_vocab: list[str], index: dict[str, int], spec: InputSpec, batch: int
+) -> tuple[Any, Any]:
+    """A batch of ``batch`` synthetic histories (items of the vocabulary plus one basket) through the real
+    encoder: what the smoke check runs."""
+    items = bundle_vocab[N_SPECIALS:]
+    rows_t, rows_b = [], []
+    for b in range(batch):
+        n = max(1, min(len(items), spec.max_len) - b)
+        tokens = [Token(b % 4, 1_700_000_000_000 + i, items[(i + b) % len(items)]) for i in range(n)]
+        tokens.insert(0, Token(BASKET_CODE, 1_699_999_999_000, "", tuple(items[:3]), "store-0"))
+        seq = HybridSequence(f"smoke-{b}", spec.max_len, tokens[-spec.max_len :])
+        t, bk = encode_sequence(seq, index, spec)
+        rows_t.append(t)
+        rows_b.append(bk)
+    return torch.stack(rows_t), torch.stack(rows_b)
+
+
+def smoke_check(module: Any, vocab: list[str], index: dict[str, int], spec: InputSpec, batch: int) -> None:
+    """Run a forward pass on a dummy batch; raise :class:`ModelLoadError` unless scores are [B, V] and finite."""
+    tokens, baskets = dummy_batch(vocab, index, spec, batch)
+    with torch.inference_mode():
+        out = module(tokens, baskets)
+    if not isinstance(out, torch.Tensor):
+        raise ModelLoadError(f"smoke check: forward returned {type(out).__name__}, expected a Tensor")
+    if tuple(out.shape) != (batch, len(vocab)):
+        raise ModelLoadError(
+            f"smoke check: scores have shape {tuple(out.shape)}, expected {(batch, len(vocab))}"
+        )
+    if not out.is_floating_point() or not bool(torch.isfinite(out[:, N_SPECIALS:]).all()):
+        raise ModelLoadError("smoke check: item scores are not all finite floats")
+
+
+def _optimized(module: Any, vocab: list[str], index: dict[str, int], spec: InputSpec) -> Any:
+    """Frozen + inference-optimised copy of the module when that works and gives the same scores; else the module."""
+    try:
+        opt = torch.jit.optimize_for_inference(torch.jit.freeze(module.eval()))
+        tokens, baskets = dummy_batch(vocab, index, spec, 1)
+        with torch.inference_mode():
+            same = torch.allclose(
+                module(tokens, baskets), opt(tokens, baskets), rtol=1e-4, atol=1e-4, equal_nan=True
+            )
+        return opt if same else module
+    except Exception as exc:  # an unoptimisable module still serves, unoptimised
+        log.info("model not optimised for inference (%s); serving it as exported", exc)
+        return module
+
+
+def load_bundle(mv: ModelVersionLike, smoke_batch: int = 2, optimize: bool = True) -> ModelBundle:
+    """Load one registered version and smoke-check it; raises :class:`ModelLoadError` saying what is wrong."""
+    where = f"model version {mv.version}"
+    manifest = dict(mv.manifest)
+    spec = _spec_from_manifest(manifest, where)
+    view, feature_versions = _sequence_view(manifest, where)
+    try:
+        vocab = [str(v) for v in mv.vocab()]
+        module = torch.jit.load(str(mv.model_path), map_location="cpu").eval()
+    except Exception as exc:  # torch raises RuntimeError/ValueError/... for a corrupt archive
+        raise ModelLoadError(f"{where}: cannot load {mv.model_path}: {exc}") from exc
+    if len(vocab) <= N_SPECIALS:
+        raise ModelLoadError(f"{where}: vocabulary has {len(vocab)} entries, no items")
+    try:
+        index = vocab_index(vocab)
+        smoke_check(module, vocab, index, spec, smoke_batch)
+        if optimize:
+            module = _optimized(module, vocab, index, spec)
+        smoke_check(module, vocab, index, spec, 1)  # warms up the profiling executor at serving shape
+        smoke_check(module, vocab, index, spec, 1)
+        popularity, source = popularity_scores(Path(mv.path), index, len(vocab))
+    except ModelLoadError as exc:
+        raise ModelLoadError(f"{where}: {exc}") from exc
+    except Exception as exc:
+        raise ModelLoadError(f"{where}: smoke check failed: {type(exc).__name__}: {exc}") from exc
+    invalid = torch.zeros(len(vocab), dtype=torch.bool)
+    invalid[:N_SPECIALS] = True
+    return ModelBundle(
+        version=str(mv.version),
+        model_name=str(manifest.get("model_name", "unknown")),
+        manifest=manifest,
+        module=module,
+        vocab=vocab,
+        index=index,
+        spec=spec,
+        sequence_view=view,
+        feature_versions=feature_versions,
+        popularity=popularity,
+        popularity_source=source,
+        invalid=invalid,
+    )
+
+
+def _version_of(entry: Any) -> str:
+    return str(getattr(entry, "version", entry))
+
+
+def _champion_stamp(root: Path) -> tuple[int, int, int, bytes] | None:
+    path = root / CHAMPION_FILE
+    try:
+        st = path.stat()
+        return (st.st_mtime_ns, st.st_size, st.st_ino, path.read_bytes())
+    except FileNotFoundError:
+        return None
+
+
+class ModelManager:
+    """Holds the champion bundle (swapped atomically) and a small cache of other versions asked for by name."""
+
+    def __init__(
+        self,
+        registry: RegistryLike,
+        metrics: Metrics,
+        cache_size: int = 4,
+        loader: Callable[[Any], ModelBundle] = load_bundle,
+    ) -> None:
+        self.registry = registry
+        self.metrics = metrics
+        self.cache_size = cache_size
+        self.loader = loader
+        self._current: ModelBundle | None = None
+        self._stamp: tuple[int, int, int, bytes] | None = None
+        self._cache: OrderedDict[str, ModelBundle] = OrderedDict()
+        self._broken: dict[str, str] = {}
+        self._load_lock = threading.Lock()
+        self.last_error: str | None = None
+
+    @property
+    def current(self) -> ModelBundle | None:
+        return self._current
+
+    def refresh(self) -> bool:
+        """Check ``champion.json``; load, check and swap to a new champion. True when a swap happened."""
+        stamp = _champion_stamp(Path(self.registry.root))
+        if stamp is None or stamp == self._stamp:
+            return False
+        with self._load_lock:
+            if stamp == self._stamp:
+                return False
+            self._stamp = stamp  # a failed version is not retried until champion.json changes
+            return self._swap_to_champion()
+
+    def _swap_to_champion(self) -> bool:
+        try:
+            mv = self.registry.champion()
+            if mv is None:
+                return False
+            if self._current is not None and _version_of(mv) == self._current.version:
+                return False
+            bundle = self.loader(mv)
+        except Exception as exc:
+            self.last_error = str(exc)
+            self.metrics.swaps.labels(result="failure").inc()
+            log.error("champion not swapped, keeping %s: %s", self._current and self._current.version, exc)
+            return False
+        old, self._current = self._current, bundle  # the swap: one reference assignment
+        self._cache.clear()  # name -> newest-version aliases may have changed
+        self._broken.clear()
+        self.last_error = None
+        self.metrics.swaps.labels(result="success").inc()
+        self.metrics.set_champion(bundle.version, bundle.model_name)
+        log.info("champion is now %s (%s), was %s", bundle.version, bundle.model_name, old and old.version)
+        return True
+
+    def cached(self, name: str | None) -> ModelBundle | None:
+        """The bundle for ``name`` if it needs no loading (None = the champion)."""
+        cur = self._current
+        if name is None or (cur is not None and name == cur.version):
+            return cur
+        return self._cache.get(name)
+
+    def resolve(self, name: str | None) -> ModelBundle:
+        """The bundle for a version or model name, loading it if needed (blocking: call it off the event loop)."""
+        bundle = self.cached(name)
+        if bundle is not None:
+            return bundle
+        if name is None:
+            raise NoModelError(f"no champion model is loaded ({self.last_error or 'none promoted yet'})")
+        with self._load_lock:
+            if name in self._cache:
+                return self._cache[name]
+            if name in self._broken:
+                raise BrokenModelError(self._broken[name])
+            mv = self._find(name)
+            try:
+                bundle = self.loader(mv)
+            except ModelLoadError as exc:
+                self._broken[name] = f"model {name!r} is registered but cannot be served: {exc}"
+                raise BrokenModelError(self._broken[name]) from exc
+            self._cache[name] = bundle
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+            return bundle
+
+    def _find(self, name: str) -> Any:
+        versions = list(self.registry.versions())
+        for mv in versions:
+            if mv.version == name:
+                return mv
+        named = [mv for mv in versions if mv.manifest.get("model_name") == name]
+        if not named:
+            shown = ", ".join(mv.version for mv in versions[-10:]) or "none"
+            raise UnknownModelError(
+                f"unknown model {name!r}: not a registered version or model name (latest versions: {shown})"
+            )
+        return max(named, key=lambda mv: (str(mv.manifest.get("created_at", "")), mv.version))
+
+    async def watch(self, interval_s: float, stop: asyncio.Event) -> None:
+        """Poll ``champion.json`` every ``interval_s`` until ``stop`` is set (loads run in a worker thread)."""
+        while not stop.is_set():
+            try:
+                await asyncio.to_thread(self.refresh)
+            except Exception:  # never let the watcher die
+                log.exception("champion watcher")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval_s)
+
+
+def read_champion_version(root: Path) -> str | None:
+    """The version named by ``champion.json`` (for status output), None when there is none."""
+    try:
+        return str(json.loads((root / CHAMPION_FILE).read_text())["version"])
+    except (FileNotFoundError, KeyError, json.JSONDecodeError, TypeError):
+        return None

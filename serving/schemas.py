@@ -1,0 +1,75 @@
+"""Request and response bodies of the HTTP API (they are the OpenAPI schema at ``/openapi.json``).
+
+Requests are strict: no type coercion (``"10"`` is not an integer) and no unknown fields, so a mistyped request
+gets a 422 that names the field instead of a guess.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from omniseq.schema import MAX_ID_LEN
+
+MAX_K = 100
+
+
+def _integral(value: Any) -> Any:
+    """JSON Schema counts 10.0 as an integer; accept it as 10 (strings and booleans stay errors)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+Integral = Annotated[int, BeforeValidator(_integral)]
+
+
+class RecommendRequest(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    user_id: str = Field(min_length=1, max_length=MAX_ID_LEN, description="raw user id")
+    k: Integral = Field(10, ge=1, le=MAX_K, description="number of items to return")
+    exclude_items: list[str] = Field(
+        default_factory=list,
+        max_length=1000,
+        description="raw item ids that must not be recommended (unknown ids are ignored)",
+    )
+    model: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="a registered model version, or a model name (its newest version); default: the champion",
+    )
+
+
+class ScoredItem(BaseModel):
+    item_id: str
+    score: float
+
+
+class RecommendResponse(BaseModel):
+    user_id: str
+    items: list[ScoredItem]
+    model_version: str
+    feature_versions: dict[str, str]
+    fallback: bool = Field(description="true when the answer is the popularity fallback, not the model's")
+    fallback_reason: str | None = Field(
+        None, description="no_history | no_known_items | bad_features | store_unavailable"
+    )
+
+
+class ErrorResponse(BaseModel):
+    detail: str = Field(description="what is wrong, in words")
+    errors: list[dict[str, Any]] | None = Field(None, description="per-field validation errors, when any")
+
+
+class HealthResponse(BaseModel):
+    status: str
+
+
+class ReadyResponse(BaseModel):
+    ready: bool
+    model_version: str | None
+    store: str
+    detail: str | None = None
