@@ -45,6 +45,7 @@ class ReplayStats:
     drops: int = 0
     transactions: int = 0
     errors: list[str] = field(default_factory=list)
+    malformed_payloads: list[bytes] = field(default_factory=list)  # what the dead-letter topic must receive
     send_times: dict[str, float] = field(default_factory=dict)  # event_id -> wall time (only when tracked)
 
     def summary(self) -> dict[str, int]:
@@ -175,7 +176,9 @@ class Replayer:
                 if track is not None and track(e):
                     self.stats.send_times[e.event_id] = time.time()
             self.send_raw(e.user_id, value)
-            self.stats.malformed += kind == "malformed"
+            if kind == "malformed":
+                self.stats.malformed += 1
+                self.stats.malformed_payloads.append(value)
             self.stats.duplicates += kind == "duplicate"
         if self.drops is not None:
             self.stats.drops += len(self.drops.flush())

@@ -91,7 +91,12 @@ class RunningJob:
         if savepoint_dir is None:
             self.client.cancel().result()
             return None
-        return str(self.client.stop_with_savepoint(False, savepoint_dir.resolve().as_uri()).result())
+        # PyFlink's JobClient.stop_with_savepoint misses Flink 2's format argument: call the Java client directly
+        from pyflink.java_gateway import get_gateway
+
+        fmt = get_gateway().jvm.org.apache.flink.core.execution.SavepointFormatType.CANONICAL
+        j_client = self.client._j_job_client
+        return str(j_client.stopWithSavepoint(False, savepoint_dir.resolve().as_uri(), fmt).get())
 
 
 def start(cfg: PipelineSettings, online_uri: str, jars: list[str], resume: bool = True) -> RunningJob:
