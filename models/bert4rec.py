@@ -30,8 +30,9 @@ class BERT4Rec(SequentialRecommender):
         c = config
         self.mask_index = c.n_items
         self.embed = HybridEmbedding(c.n_items + 1, c.hidden, c.max_len, c.dropout, c.store_mode, c.d_attn)
-        self.encoder = TransformerEncoder(c.hidden, c.heads, c.blocks, c.dropout, causal=False, ffn_mult=4,
-                                          gelu=True)
+        self.encoder = TransformerEncoder(
+            c.hidden, c.heads, c.blocks, c.dropout, causal=False, ffn_mult=4, gelu=True
+        )
 
     def hidden(self, tokens: Tensor, baskets: Tensor) -> Tensor:
         return self.encoder(self.embed(tokens, baskets), tokens)
@@ -54,7 +55,11 @@ class BERT4Rec(SequentialRecommender):
         return self.hidden(inp, bsk)[:, -1]
 
     def score_all(self, tokens: Tensor, baskets: Tensor) -> Tensor:
-        return scores_from_hidden(self.user_repr(tokens, baskets), self.embed.items.weight, self.n_items, self.n_specials)
+        return scores_from_hidden(
+            self.user_repr(tokens, baskets), self.embed.items.weight, self.n_items, self.n_specials
+        )
 
     def score(self, tokens: Tensor, baskets: Tensor, candidates: Tensor) -> Tensor:
-        return scores_for_candidates(self.user_repr(tokens, baskets), self.embed.items.weight, candidates, self.n_specials)
+        return scores_for_candidates(
+            self.user_repr(tokens, baskets), self.embed.items.weight, candidates, self.n_specials
+        )

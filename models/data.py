@@ -97,7 +97,9 @@ def from_feature_frame(frame: Any, label_column: str | None = None) -> SequenceD
         if label:
             u.append((index[label], (), True))
     stamps = [t.ts_ms for s in seqs for t in s.tokens]
-    return SequenceData(vocab, [s.user_id for s in seqs], units, min(stamps, default=None), max(stamps, default=None))
+    return SequenceData(
+        vocab, [s.user_id for s in seqs], units, min(stamps, default=None), max(stamps, default=None)
+    )
 
 
 def online_positions(tokens: Sequence[Unit]) -> list[int]:
@@ -139,8 +141,14 @@ class EvalSet:
     def subset(self, n: int) -> EvalSet:
         m = min(n, len(self))
         end = int(self.seen_offsets[m])
-        return EvalSet(self.split, self.tokens[:m], self.baskets[:m], self.targets[:m], self.seen_items[:end],
-                       self.seen_offsets[: m + 1])
+        return EvalSet(
+            self.split,
+            self.tokens[:m],
+            self.baskets[:m],
+            self.targets[:m],
+            self.seen_items[:end],
+            self.seen_offsets[: m + 1],
+        )
 
 
 def eval_set(data: SequenceData, spec: InputSpec, split: str) -> EvalSet:
@@ -165,5 +173,11 @@ def eval_set(data: SequenceData, spec: InputSpec, split: str) -> EvalSet:
     if not targets:
         raise ValueError(f"no user has the {MIN_ONLINE_FOR_EVAL} online behaviours a {split} target needs")
     t, b, _ = layout_many(rows, spec.max_len, spec.max_basket)
-    return EvalSet(split, t, b, torch.tensor(targets, dtype=torch.int64), torch.tensor(seen, dtype=torch.int64),
-                   torch.tensor(offsets, dtype=torch.int64))
+    return EvalSet(
+        split,
+        t,
+        b,
+        torch.tensor(targets, dtype=torch.int64),
+        torch.tensor(seen, dtype=torch.int64),
+        torch.tensor(offsets, dtype=torch.int64),
+    )

@@ -37,7 +37,9 @@ def metrics_from_ranks(ranks: Tensor, ks: Sequence[int] = (10,), prefix: str = "
     for k in ks:
         hit = r < k
         out[f"{prefix}hr@{k}"] = float(hit.double().mean())
-        out[f"{prefix}ndcg@{k}"] = float(torch.where(hit, 1.0 / torch.log2(r + 2.0), torch.zeros_like(r)).mean())
+        out[f"{prefix}ndcg@{k}"] = float(
+            torch.where(hit, 1.0 / torch.log2(r + 2.0), torch.zeros_like(r)).mean()
+        )
     out[f"{prefix}mrr"] = float((1.0 / (r + 1.0)).mean())
     return out
 
@@ -54,8 +56,10 @@ def sample_candidates(ev: EvalSet, n_items: int, n_neg: int, generator: torch.Ge
     rows = torch.arange(n).unsqueeze(1)
     for _ in range(100):
         keys = rows * n_items + negs
-        pos = torch.searchsorted(seen_keys, keys.flatten()).clamp(max=max(len(seen_keys) - 1, 0)).view_as(keys)
-        bad = (negs == ev.targets.unsqueeze(1))
+        pos = (
+            torch.searchsorted(seen_keys, keys.flatten()).clamp(max=max(len(seen_keys) - 1, 0)).view_as(keys)
+        )
+        bad = negs == ev.targets.unsqueeze(1)
         if len(seen_keys):
             bad |= seen_keys[pos] == keys
         if not bool(bad.any()):

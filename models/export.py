@@ -19,13 +19,20 @@ from models.inputs import InputSpec
 from models.zoo import build_model
 
 
-def save_checkpoint(path: str | Path, model: SequentialRecommender, vocab: list[str], spec: InputSpec) -> None:
+def save_checkpoint(
+    path: str | Path, model: SequentialRecommender, vocab: list[str], spec: InputSpec
+) -> None:
     if len(vocab) != model.n_items:
         raise ValueError(f"vocabulary has {len(vocab)} entries but the model scores {model.n_items}")
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     torch.save(
-        {"model_name": model.config.name, "config": model.config.to_dict(), "input_spec": spec.to_dict(),
-         "vocab": list(vocab), "state_dict": state},
+        {
+            "model_name": model.config.name,
+            "config": model.config.to_dict(),
+            "input_spec": spec.to_dict(),
+            "vocab": list(vocab),
+            "state_dict": state,
+        },
         str(path),
     )
 
@@ -51,7 +58,9 @@ class _Scorer(nn.Module):
         return self.model.score_all(tokens, baskets)
 
 
-def export_torchscript(model: SequentialRecommender, path: str | Path | None = None) -> torch.jit.ScriptModule:
+def export_torchscript(
+    model: SequentialRecommender, path: str | Path | None = None
+) -> torch.jit.ScriptModule:
     """Script ``model`` (a CPU copy, eval mode) and save it to ``path`` when given; returns the scripted module."""
     model = model.eval()
     params = list(model.parameters()) + list(model.buffers())

@@ -51,7 +51,9 @@ class InputSpec:
         if isinstance(self.max_basket, bool) or not isinstance(self.max_basket, int) or self.max_basket < 1:
             raise ValueError(f"InputSpec.max_basket must be an integer >= 1, got {self.max_basket!r}")
         if self.store_mode not in STORE_MODES:
-            raise ValueError(f"InputSpec.store_mode must be one of {list(STORE_MODES)}, got {self.store_mode!r}")
+            raise ValueError(
+                f"InputSpec.store_mode must be one of {list(STORE_MODES)}, got {self.store_mode!r}"
+            )
 
     @property
     def uses_baskets(self) -> bool:
@@ -116,7 +118,11 @@ def units_from_behaviours(history: Iterable[Behaviour], vocab: Mapping[str, int]
     """The fast training path: a time-ordered raw history (``omniseq.data.histories``) straight to units."""
     out: list[Unit] = []
     for b in history:
-        u = _basket_unit(b.items, vocab) if isinstance(b, StoreTransaction) else _online_unit(b.item_id, vocab)
+        u = (
+            _basket_unit(b.items, vocab)
+            if isinstance(b, StoreTransaction)
+            else _online_unit(b.item_id, vocab)
+        )
         if u is not None:
             out.append(u)
     return out

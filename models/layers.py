@@ -71,12 +71,22 @@ class TransformerBlock(nn.Module):
 class TransformerEncoder(nn.Module):
     """A stack of blocks, causal (SASRec) or bidirectional (BERT4Rec), with a final LayerNorm."""
 
-    def __init__(self, d: int, heads: int, blocks: int, dropout: float, causal: bool, ffn_mult: int = 1,
-                 gelu: bool = False) -> None:
+    def __init__(
+        self,
+        d: int,
+        heads: int,
+        blocks: int,
+        dropout: float,
+        causal: bool,
+        ffn_mult: int = 1,
+        gelu: bool = False,
+    ) -> None:
         super().__init__()
         self.causal = causal
         self.pad = PAD
-        self.blocks = nn.ModuleList([TransformerBlock(d, heads, dropout, ffn_mult, gelu) for _ in range(blocks)])
+        self.blocks = nn.ModuleList(
+            [TransformerBlock(d, heads, dropout, ffn_mult, gelu) for _ in range(blocks)]
+        )
         self.ln = nn.LayerNorm(d)
 
     def attention_mask(self, tokens: Tensor) -> Tensor:
@@ -131,7 +141,9 @@ class HybridEmbedding(nn.Module):
     """Token embeddings of a hybrid sequence: items (row 0 = padding), basket tokens replaced by the store encoder's
     output over their contents (``avg``/``attn``), scaled by sqrt(d), plus learned positions, dropout."""
 
-    def __init__(self, n_rows: int, d: int, max_len: int, dropout: float, store_mode: str, d_attn: int) -> None:
+    def __init__(
+        self, n_rows: int, d: int, max_len: int, dropout: float, store_mode: str, d_attn: int
+    ) -> None:
         super().__init__()
         self.d = d
         self.pad = PAD

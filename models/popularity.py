@@ -20,10 +20,10 @@ class Popularity(SequentialRecommender):
         tokens, _, online = check_batch(batch)
         items = tokens[online]
         if self.training:
-            self.counts += torch.bincount(items, minlength=self.n_items).to(self.counts.dtype)
-        logp = torch.log_softmax(mask_specials(torch.log1p(self.counts.clone())), dim=0)
+            self.counts += torch.bincount(items, minlength=self.n_items).to(torch.float32)  # type: ignore[operator]
+        logp = torch.log_softmax(mask_specials(torch.log1p(self.counts.clone())), dim=0)  # type: ignore[operator]
         return -logp[items].mean() if items.numel() else logp.new_zeros(())
 
     def score_all(self, tokens: Tensor, baskets: Tensor) -> Tensor:
-        scores = mask_specials(torch.log1p(self.counts.clone()), self.n_specials)
+        scores = mask_specials(torch.log1p(self.counts.clone()), self.n_specials)  # type: ignore[operator]
         return scores.unsqueeze(0).expand(tokens.shape[0], -1).clone()

@@ -174,7 +174,7 @@ class ModelRegistry:
         try:
             version = json.loads(path.read_text())["version"]
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise RegistryError(f"{path}: expected {{\"version\": ...}}: {exc}") from exc
+            raise RegistryError(f'{path}: expected {{"version": ...}}: {exc}') from exc
         return self.get(str(version))
 
     def promote(self, version: str) -> ModelVersion:

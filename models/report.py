@@ -44,7 +44,10 @@ def _cell(summary: Mapping[str, Any], model: str, key: str, best: Mapping[str, s
 
 
 def table_rows(summary: Mapping[str, Any]) -> list[list[str]]:
-    best = {key: max(summary, key=lambda m: summary[m].get(key, {}).get("mean", float("-inf"))) for key, _ in COLUMNS}
+    best = {
+        key: max(summary, key=lambda m: summary[m].get(key, {}).get("mean", float("-inf")))
+        for key, _ in COLUMNS
+    }
     return [[label_of(m), *(_cell(summary, m, key, best) for key, _ in COLUMNS)] for m in summary]
 
 
@@ -57,8 +60,13 @@ def markdown(summary: Mapping[str, Any], title: str, notes: Sequence[str]) -> st
     return "\n".join(lines) + "\n"
 
 
-def write_results(path_stem: Path, runs: Mapping[str, Sequence[Mapping[str, Any]]], meta: Mapping[str, Any],
-                  title: str, notes: Sequence[str]) -> tuple[Path, Path]:
+def write_results(
+    path_stem: Path,
+    runs: Mapping[str, Sequence[Mapping[str, Any]]],
+    meta: Mapping[str, Any],
+    title: str,
+    notes: Sequence[str],
+) -> tuple[Path, Path]:
     summary = summarise(runs)
     path_stem.parent.mkdir(parents=True, exist_ok=True)
     js, md = path_stem.with_suffix(".json"), path_stem.with_suffix(".md")

@@ -56,7 +56,11 @@ class SASRec(SequentialRecommender):
         return self.hidden(tokens, baskets)[:, -1]
 
     def score_all(self, tokens: Tensor, baskets: Tensor) -> Tensor:
-        return scores_from_hidden(self.user_repr(tokens, baskets), self.embed.items.weight, self.n_items, self.n_specials)
+        return scores_from_hidden(
+            self.user_repr(tokens, baskets), self.embed.items.weight, self.n_items, self.n_specials
+        )
 
     def score(self, tokens: Tensor, baskets: Tensor, candidates: Tensor) -> Tensor:
-        return scores_for_candidates(self.user_repr(tokens, baskets), self.embed.items.weight, candidates, self.n_specials)
+        return scores_for_candidates(
+            self.user_repr(tokens, baskets), self.embed.items.weight, candidates, self.n_specials
+        )

@@ -12,7 +12,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import torch
 from pydantic import Field
@@ -22,7 +22,7 @@ from tqdm import tqdm
 from models.base import ModelConfig, SequentialRecommender
 from models.data import EvalSet, SequenceData, eval_set, from_dataset, training_tensors
 from models.evaluate import evaluate
-from models.inputs import InputSpec
+from models.inputs import InputSpec, StoreMode
 from models.zoo import build_model, check_name, store_mode_of
 from omniseq.settings import OmniseqSettings
 
@@ -35,25 +35,25 @@ class TrainConfig(OmniseqSettings):
     model: str = "sasrec"
     dataset: str = "hm"  # an omniseq.data.load name
     data_root: str | None = None
-    hidden: int = Field(64, ge=2)
-    blocks: int = Field(2, ge=1)
-    heads: int = Field(1, ge=1)
-    dropout: float = Field(0.2, ge=0.0, lt=1.0)
-    max_len: int = Field(90, ge=2)
-    max_basket: int = Field(16, ge=1)
-    d_attn: int = Field(64, ge=1)
-    lr: float = Field(1e-3, gt=0.0)
-    batch_size: int = Field(512, ge=1)
-    epochs: int = Field(20, ge=1)
+    hidden: int = Field(default=64, ge=2)
+    blocks: int = Field(default=2, ge=1)
+    heads: int = Field(default=1, ge=1)
+    dropout: float = Field(default=0.2, ge=0.0, lt=1.0)
+    max_len: int = Field(default=90, ge=2)
+    max_basket: int = Field(default=16, ge=1)
+    d_attn: int = Field(default=64, ge=1)
+    lr: float = Field(default=1e-3, gt=0.0)
+    batch_size: int = Field(default=512, ge=1)
+    epochs: int = Field(default=20, ge=1)
     loss: Literal["sampled", "full"] = "sampled"
-    n_negatives: int = Field(256, ge=1)
-    mask_prob: float = Field(0.2, gt=0.0, lt=1.0)
+    n_negatives: int = Field(default=256, ge=1)
+    mask_prob: float = Field(default=0.2, gt=0.0, lt=1.0)
     seed: int = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    threads: int | None = Field(None, ge=1)
-    eval_users: int = Field(10_000, ge=1)  # validation users evaluated after each epoch
+    threads: int | None = Field(default=None, ge=1)
+    eval_users: int = Field(default=10_000, ge=1)  # validation users evaluated after each epoch
     val_metric: str = "full_ndcg@10"
-    patience: int | None = Field(None, ge=1)  # stop after this many epochs without improvement
+    patience: int | None = Field(default=None, ge=1)  # stop after this many epochs without improvement
     feature_view: str = "user_hybrid_seq_v2"
     progress: bool = True
 
@@ -62,14 +62,24 @@ class TrainConfig(OmniseqSettings):
         return self
 
     def input_spec(self) -> InputSpec:
-        return InputSpec(max_len=self.max_len, max_basket=self.max_basket, store_mode=store_mode_of(self.model))  # type: ignore[arg-type]
+        mode = cast(StoreMode, store_mode_of(self.model))
+        return InputSpec(max_len=self.max_len, max_basket=self.max_basket, store_mode=mode)
 
     def model_config_for(self, n_items: int) -> ModelConfig:
         return ModelConfig(
-            name=self.model, n_items=n_items, hidden=self.hidden, blocks=self.blocks, heads=self.heads,
-            dropout=self.dropout, max_len=self.max_len, max_basket=self.max_basket,
-            store_mode=store_mode_of(self.model), d_attn=self.d_attn, loss=self.loss,
-            n_negatives=self.n_negatives, mask_prob=self.mask_prob,
+            name=self.model,
+            n_items=n_items,
+            hidden=self.hidden,
+            blocks=self.blocks,
+            heads=self.heads,
+            dropout=self.dropout,
+            max_len=self.max_len,
+            max_basket=self.max_basket,
+            store_mode=store_mode_of(self.model),
+            d_attn=self.d_attn,
+            loss=self.loss,
+            n_negatives=self.n_negatives,
+            mask_prob=self.mask_prob,
         )
 
 
@@ -99,8 +109,15 @@ def pick_device(name: str) -> torch.device:
     return torch.device("cpu")
 
 
-def train_epoch(model: SequentialRecommender, opt: torch.optim.Optimizer, train: dict[str, torch.Tensor],
-                cfg: TrainConfig, device: torch.device, gen: torch.Generator, desc: str) -> float:
+def train_epoch(
+    model: SequentialRecommender,
+    opt: torch.optim.Optimizer,
+    train: dict[str, torch.Tensor],
+    cfg: TrainConfig,
+    device: torch.device,
+    gen: torch.Generator,
+    desc: str,
+) -> float:
     model.train()
     n = int(train["tokens"].shape[0])
     order = torch.randperm(n, generator=gen)
@@ -121,7 +138,9 @@ def train_epoch(model: SequentialRecommender, opt: torch.optim.Optimizer, train:
     return total / max(steps, 1)
 
 
-def fit(model: SequentialRecommender, train: dict[str, torch.Tensor], valid: EvalSet, cfg: TrainConfig) -> History:
+def fit(
+    model: SequentialRecommender, train: dict[str, torch.Tensor], valid: EvalSet, cfg: TrainConfig
+) -> History:
     """Train for ``cfg.epochs``; after each epoch evaluate on (up to ``eval_users``) validation users and keep the
     best state by ``cfg.val_metric``. The model ends with the best state loaded."""
     device = pick_device(cfg.device)
@@ -136,7 +155,13 @@ def fit(model: SequentialRecommender, train: dict[str, torch.Tensor], valid: Eva
         loss = train_epoch(model, opt, train, cfg, device, gen, f"{cfg.model} epoch {epoch}/{cfg.epochs}")
         train_s = time.perf_counter() - t0
         m = evaluate(model, val, protocols=("full",), seed=cfg.seed, device=device)
-        row = {"epoch": epoch, "loss": loss, "train_s": train_s, "eval_s": time.perf_counter() - t0 - train_s, **m}
+        row = {
+            "epoch": epoch,
+            "loss": loss,
+            "train_s": train_s,
+            "eval_s": time.perf_counter() - t0 - train_s,
+            **m,
+        }
         hist.epochs.append(row)
         value = m.get(cfg.val_metric)
         if value is None:
@@ -147,7 +172,9 @@ def fit(model: SequentialRecommender, train: dict[str, torch.Tensor], valid: Eva
         else:
             stale += 1
         if cfg.progress:
-            tqdm.write(f"{cfg.model} epoch {epoch}: loss {loss:.4f} {cfg.val_metric} {value:.4f} ({train_s:.1f}s)")
+            tqdm.write(
+                f"{cfg.model} epoch {epoch}: loss {loss:.4f} {cfg.val_metric} {value:.4f} ({train_s:.1f}s)"
+            )
         if cfg.patience and stale >= cfg.patience:
             break
     model.load_state_dict(best_state)
@@ -176,8 +203,9 @@ def run_training(cfg: TrainConfig, data: SequenceData | None = None) -> TrainRes
     valid_m = evaluate(model, valid, seed=cfg.seed, device=device)
     test_m = evaluate(model, test, seed=cfg.seed + 1, device=device)
     model.cpu().eval()
-    return TrainResult(model, data.vocab, spec, cfg, hist, valid_m, test_m, data.train_data_range(),
-                       item_counts(data, train))
+    return TrainResult(
+        model, data.vocab, spec, cfg, hist, valid_m, test_m, data.train_data_range(), item_counts(data, train)
+    )
 
 
 def plot_curves(hist: History, path: Path, title: str) -> None:
@@ -211,8 +239,12 @@ def manifest_of(result: TrainResult) -> dict[str, Any]:
         "input_spec": result.spec.to_dict(),
         "feature_versions": {"sequence": cfg.feature_view},
         "train_data_range": {"dataset": cfg.dataset, **result.data_range},
-        "metrics": {**{f"valid_{k}": v for k, v in result.valid_metrics.items()}, **result.test_metrics,
-                    "ndcg@10": result.test_metrics["full_ndcg@10"], "hr@10": result.test_metrics["full_hr@10"]},
+        "metrics": {
+            **{f"valid_{k}": v for k, v in result.valid_metrics.items()},
+            **result.test_metrics,
+            "ndcg@10": result.test_metrics["full_ndcg@10"],
+            "hr@10": result.test_metrics["full_hr@10"],
+        },
         "best_epoch": result.history.best_epoch,
         "specials": {"0": "<pad>", "1": "<basket>"},
     }

@@ -45,10 +45,14 @@ class PipelineSettings(StackSettings):
     # sources
     kafka_group_id: str = "omniseq-pipeline"
     kafka_startup_mode: Literal["earliest-offset", "latest-offset", "group-offsets"] = "earliest-offset"
-    instore_monitor_ms: int = Field(default=1_000, gt=0)  # how often the landing folder is scanned for new drops
+    instore_monitor_ms: int = Field(
+        default=1_000, gt=0
+    )  # how often the landing folder is scanned for new drops
     # event time
     out_of_orderness_ms: int = Field(default=5_000, ge=0)  # watermark delay = allowed lateness of the windows
-    idle_timeout_ms: int = Field(default=1_000, gt=0)  # an idle Kafka partition stops holding the watermark back
+    idle_timeout_ms: int = Field(
+        default=1_000, gt=0
+    )  # an idle Kafka partition stops holding the watermark back
     windows: list[WindowSpec] = Field(default_factory=default_windows)
     # the keyed hybrid-sequence operator
     seq_views: dict[str, int] = Field(

@@ -25,21 +25,21 @@ from pipeline.config import PipelineSettings, WindowSpec
 SQL_DIR = Path(__file__).parent / "sql"
 
 SEQ_COLUMNS: list[tuple[str, str, Any]] = [
-    ("tok_items", "ARRAY<STRING>", Types.BASIC_ARRAY(Types.STRING())),
-    ("tok_types", "ARRAY<BIGINT>", Types.BASIC_ARRAY(Types.LONG())),
-    ("tok_ts", "ARRAY<BIGINT>", Types.BASIC_ARRAY(Types.LONG())),
-    ("basket_items", "ARRAY<STRING>", Types.BASIC_ARRAY(Types.STRING())),
-    ("basket_offsets", "ARRAY<BIGINT>", Types.BASIC_ARRAY(Types.LONG())),
-    ("basket_stores", "ARRAY<STRING>", Types.BASIC_ARRAY(Types.STRING())),
-    ("seq_len", "BIGINT", Types.LONG()),
-    ("last_ts", "BIGINT", Types.LONG()),
+    ("tok_items", "ARRAY<STRING>", lambda: Types.BASIC_ARRAY(Types.STRING())),
+    ("tok_types", "ARRAY<BIGINT>", lambda: Types.BASIC_ARRAY(Types.LONG())),
+    ("tok_ts", "ARRAY<BIGINT>", lambda: Types.BASIC_ARRAY(Types.LONG())),
+    ("basket_items", "ARRAY<STRING>", lambda: Types.BASIC_ARRAY(Types.STRING())),
+    ("basket_offsets", "ARRAY<BIGINT>", lambda: Types.BASIC_ARRAY(Types.LONG())),
+    ("basket_stores", "ARRAY<STRING>", lambda: Types.BASIC_ARRAY(Types.STRING())),
+    ("seq_len", "BIGINT", lambda: Types.LONG()),
+    ("last_ts", "BIGINT", lambda: Types.LONG()),
 ]
 INSTORE_COLUMNS: list[tuple[str, str, Any]] = [
-    ("store_visits", "BIGINT", Types.LONG()),
-    ("store_items", "BIGINT", Types.LONG()),
-    ("mean_basket_size", "DOUBLE", Types.DOUBLE()),
-    ("last_store_id", "STRING", Types.STRING()),
-    ("last_store_ts", "BIGINT", Types.LONG()),
+    ("store_visits", "BIGINT", lambda: Types.LONG()),
+    ("store_items", "BIGINT", lambda: Types.LONG()),
+    ("mean_basket_size", "DOUBLE", lambda: Types.DOUBLE()),
+    ("last_store_id", "STRING", lambda: Types.STRING()),
+    ("last_store_ts", "BIGINT", lambda: Types.LONG()),
 ]
 WINDOW_COLUMNS = ["n_view", "n_click", "n_add_to_cart", "n_purchase", "n_events", "last_online_ts"]
 
@@ -109,13 +109,15 @@ def build_instore_source(t_env: StreamTableEnvironment, cfg: PipelineSettings) -
 
 
 def offline_tags(cfg: PipelineSettings) -> dict[str, OutputTag]:
+    """Side-output tags of the offline rows. Type infos are built fresh: the tags are pickled into the operator,
+    and a type info an earlier job in this process used holds an unpicklable py4j reference."""
     seq_type = Types.ROW_NAMED(
         ["user_id", *[c for c, _, _ in SEQ_COLUMNS], "event_ts", "created_ts"],
-        [Types.STRING(), *[t for _, _, t in SEQ_COLUMNS], Types.LONG(), Types.LONG()],
+        [Types.STRING(), *[t() for _, _, t in SEQ_COLUMNS], Types.LONG(), Types.LONG()],
     )
     store_type = Types.ROW_NAMED(
         ["user_id", *[c for c, _, _ in INSTORE_COLUMNS], "event_ts", "created_ts"],
-        [Types.STRING(), *[t for _, _, t in INSTORE_COLUMNS], Types.LONG(), Types.LONG()],
+        [Types.STRING(), *[t() for _, _, t in INSTORE_COLUMNS], Types.LONG(), Types.LONG()],
     )
     tags = {view: OutputTag(f"offline_{view}", seq_type) for view in cfg.seq_views}
     tags[cfg.instore_view] = OutputTag(f"offline_{cfg.instore_view}", store_type)

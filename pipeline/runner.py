@@ -27,8 +27,7 @@ def resolve_jars(cfg: PipelineSettings, extra: list[str] | None = None) -> list[
         return [Path(j).resolve().as_uri() for j in extra]
     from omniseq.infra.jars import ensure_jars
 
-    jars = ensure_jars(cfg)  # type: ignore[call-arg]
-    return [Path(j).resolve().as_uri() for j in jars.flink]
+    return ensure_jars(cfg).flink_urls
 
 
 def latest_checkpoint(root: Path) -> Path | None:
@@ -37,7 +36,9 @@ def latest_checkpoint(root: Path) -> Path | None:
     return max(done, key=lambda p: p.stat().st_mtime) if done else None
 
 
-def flink_config(cfg: PipelineSettings, jars: list[str], restore: Path | None) -> dict[str, str]:
+def flink_config(
+    cfg: PipelineSettings, jars: list[str], restore: Path | None, rest_port: int | None = None
+) -> dict[str, str]:
     conf = {
         "pipeline.jars": ";".join(jars),
         "pipeline.name": cfg.job_name,
@@ -56,7 +57,7 @@ def flink_config(cfg: PipelineSettings, jars: list[str], restore: Path | None) -
         "python.state.cache-size": str(cfg.state_cache_size),
         "table.local-time-zone": "UTC",
         "table.exec.source.idle-timeout": f"{cfg.idle_timeout_ms} ms",
-        "rest.bind-port": "0",
+        "rest.bind-port": str(rest_port or 0),
     }
     if restore is not None:
         conf["execution.state-recovery.path"] = restore.resolve().as_uri()
@@ -99,7 +100,9 @@ class RunningJob:
         return str(j_client.stopWithSavepoint(False, savepoint_dir.resolve().as_uri(), fmt).get())
 
 
-def start(cfg: PipelineSettings, online_uri: str, jars: list[str], resume: bool = True) -> RunningJob:
+def start(
+    cfg: PipelineSettings, online_uri: str, jars: list[str], resume: bool = True, rest_port: int | None = None
+) -> RunningJob:
     """Build and submit the job (non-blocking) and start the landing validator."""
     from pipeline.job import build_job
 
@@ -107,7 +110,7 @@ def start(cfg: PipelineSettings, online_uri: str, jars: list[str], resume: bool 
         d.mkdir(parents=True, exist_ok=True)
     restore = latest_checkpoint(cfg.pipeline_dir) if resume else None
     log.info("starting %s (restore from %s)", cfg.job_name, restore)
-    env, t_env = make_env(flink_config(cfg, jars, restore))
+    env, t_env = make_env(flink_config(cfg, jars, restore, rest_port))
     stmts = build_job(t_env, cfg, online_uri)
     stmts.attach_as_datastream()
     validator = LandingValidator(

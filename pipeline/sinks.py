@@ -21,7 +21,7 @@ Row = tuple[str, dict[str, Any], int]  # (user_id, features, event_ts_ms)
 
 
 class OnlineWriter(Protocol):
-    def write(self, view: str, rows: Sequence[Row]) -> None: ...
+    def write(self, view: str, rows: Sequence[Row], /) -> object: ...
 
 
 class JsonlWriter:
@@ -53,6 +53,7 @@ def open_online_writer(uri: str) -> OnlineWriter:
         return JsonlWriter(Path(uri[len("file://") :]))
     if uri.startswith(("redis://", "rediss://")):
         import redis
+
         from omniseq.features.online import RedisOnlineStore
 
         return RedisOnlineStore(redis.Redis.from_url(uri))  # type: ignore[no-any-return]

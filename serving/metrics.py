@@ -2,11 +2,16 @@
 the ASGI middleware that counts and times every request by route template and status.
 
 With several uvicorn workers every process has its own registry; a scrape of ``/metrics`` sees one worker.
+
+Importing feast (the online store needs its protobufs) sets ``PROMETHEUS_MULTIPROC_DIR`` for Feast's own gunicorn
+server, which silently turns every prometheus_client metric created later into an mmap file shared *by name* by
+all registries of the process. :class:`Metrics` switches value storage back to plain in-process values.
 """
 
 from __future__ import annotations
 
 import time
+import warnings
 from typing import Any
 
 from prometheus_client import (
@@ -18,6 +23,7 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
+from prometheus_client import values as prom_values
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -49,6 +55,7 @@ class Metrics:
     """Every metric the server exports."""
 
     def __init__(self) -> None:
+        prom_values.ValueClass = prom_values.MutexValue  # see the module docstring
         self.registry = CollectorRegistry(auto_describe=True)
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
@@ -104,7 +111,9 @@ class Metrics:
 
     def set_champion(self, version: str, model_name: str) -> None:
         if self._info is not None:
-            self.model_info.remove(*self._info)
+            with warnings.catch_warnings():  # "not implemented in multi-process mode": we are not in it
+                warnings.simplefilter("ignore", UserWarning)
+                self.model_info.remove(*self._info)
         self._info = (version, model_name)
         self.model_info.labels(version=version, model_name=model_name).set(1)
 

@@ -17,40 +17,24 @@ import contextlib
 import json
 import logging
 import threading
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import torch
 
+from models.export import load_torchscript
 from models.inputs import InputSpec, encode_sequence, vocab_index
+from models.registry import ModelRegistry, ModelVersion
 from omniseq.features.sequence import BASKET_CODE, HybridSequence, Token
 from serving.fallback import N_SPECIALS, popularity_scores
 from serving.metrics import Metrics
 
 log = logging.getLogger(__name__)
 CHAMPION_FILE = "champion.json"
-
-
-class ModelVersionLike(Protocol):
-    version: str
-    path: Path
-    manifest: dict[str, Any]
-    model_path: Path
-
-    def vocab(self) -> list[str]: ...
-
-
-class RegistryLike(Protocol):
-    root: Path
-
-    def versions(self) -> list[Any]: ...
-
-    def get(self, version: str) -> Any: ...
-
-    def champion(self) -> Any: ...
 
 
 class ModelLoadError(RuntimeError):
@@ -82,7 +66,6 @@ class ModelBundle:
     feature_versions: dict[str, str]
     popularity: torch.Tensor  # [V], specials -inf
     popularity_source: str
-    invalid: torch.Tensor  # [V] bool: indices never recommended (padding, basket token)
 
     @property
     def vocab_size(self) -> int:
@@ -142,7 +125,9 @@ def smoke_check(module: Any, vocab: list[str], index: dict[str, int], spec: Inpu
 def _optimized(module: Any, vocab: list[str], index: dict[str, int], spec: InputSpec) -> Any:
     """Frozen + inference-optimised copy of the module when that works and gives the same scores; else the module."""
     try:
-        opt = torch.jit.optimize_for_inference(torch.jit.freeze(module.eval()))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            opt = torch.jit.optimize_for_inference(torch.jit.freeze(module.eval()))
         tokens, baskets = dummy_batch(vocab, index, spec, 1)
         with torch.inference_mode():
             same = torch.allclose(
@@ -154,7 +139,7 @@ def _optimized(module: Any, vocab: list[str], index: dict[str, int], spec: Input
         return module
 
 
-def load_bundle(mv: ModelVersionLike, smoke_batch: int = 2, optimize: bool = True) -> ModelBundle:
+def load_bundle(mv: ModelVersion, smoke_batch: int = 2, optimize: bool = True) -> ModelBundle:
     """Load one registered version and smoke-check it; raises :class:`ModelLoadError` saying what is wrong."""
     where = f"model version {mv.version}"
     manifest = dict(mv.manifest)
@@ -162,7 +147,7 @@ def load_bundle(mv: ModelVersionLike, smoke_batch: int = 2, optimize: bool = Tru
     view, feature_versions = _sequence_view(manifest, where)
     try:
         vocab = [str(v) for v in mv.vocab()]
-        module = torch.jit.load(str(mv.model_path), map_location="cpu").eval()
+        module = load_torchscript(mv.model_path)
     except Exception as exc:  # torch raises RuntimeError/ValueError/... for a corrupt archive
         raise ModelLoadError(f"{where}: cannot load {mv.model_path}: {exc}") from exc
     if len(vocab) <= N_SPECIALS:
@@ -179,8 +164,6 @@ def load_bundle(mv: ModelVersionLike, smoke_batch: int = 2, optimize: bool = Tru
         raise ModelLoadError(f"{where}: {exc}") from exc
     except Exception as exc:
         raise ModelLoadError(f"{where}: smoke check failed: {type(exc).__name__}: {exc}") from exc
-    invalid = torch.zeros(len(vocab), dtype=torch.bool)
-    invalid[:N_SPECIALS] = True
     return ModelBundle(
         version=str(mv.version),
         model_name=str(manifest.get("model_name", "unknown")),
@@ -193,8 +176,14 @@ def load_bundle(mv: ModelVersionLike, smoke_batch: int = 2, optimize: bool = Tru
         feature_versions=feature_versions,
         popularity=popularity,
         popularity_source=source,
-        invalid=invalid,
     )
+
+
+def _mtime_ns(path: Path) -> int:
+    try:
+        return Path(path).stat().st_mtime_ns
+    except OSError:
+        return 0
 
 
 def _version_of(entry: Any) -> str:
@@ -215,7 +204,7 @@ class ModelManager:
 
     def __init__(
         self,
-        registry: RegistryLike,
+        registry: ModelRegistry,
         metrics: Metrics,
         cache_size: int = 4,
         loader: Callable[[Any], ModelBundle] = load_bundle,
@@ -309,7 +298,10 @@ class ModelManager:
             raise UnknownModelError(
                 f"unknown model {name!r}: not a registered version or model name (latest versions: {shown})"
             )
-        return max(named, key=lambda mv: (str(mv.manifest.get("created_at", "")), mv.version))
+        # newest: created_at (1 s resolution), then when the version folder was written
+        return max(
+            named, key=lambda mv: (str(mv.manifest.get("created_at", "")), _mtime_ns(mv.path), mv.version)
+        )
 
     async def watch(self, interval_s: float, stop: asyncio.Event) -> None:
         """Poll ``champion.json`` every ``interval_s`` until ``stop`` is set (loads run in a worker thread)."""

@@ -18,6 +18,7 @@ from redis.exceptions import RedisError
 
 from models.inputs import encode_sequence
 from omniseq.features.sequence import SEQUENCE_FEATURES, HybridSequence
+from serving.fallback import N_SPECIALS
 from serving.metrics import Metrics
 from serving.model_manager import ModelBundle
 
@@ -122,7 +123,7 @@ class Recommender:
         bundle: ModelBundle, scores: torch.Tensor, k: int, exclude: Sequence[str], seen: torch.Tensor | None
     ) -> list[tuple[str, float]]:
         """Top-k over the vocabulary without specials, excluded and (optionally) seen items; finite scores only."""
-        scores = scores.float().masked_fill(bundle.invalid, -math.inf)
+        scores[:N_SPECIALS] = -math.inf  # in place: the caller owns ``scores`` (a fresh output or a clone)
         if exclude:
             idx = [i for i in (bundle.index.get(x) for x in exclude) if i is not None]
             if idx:

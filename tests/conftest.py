@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from omniseq.infra.testing import flink_env, kafka_broker, redis_server, stack_settings  # noqa: F401
+
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 

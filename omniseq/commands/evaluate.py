@@ -48,29 +48,46 @@ def run(args: argparse.Namespace) -> int:
     name = args.name or base.dataset.replace(":", "_").replace("/", "_")
     data = from_dataset(base.dataset, base.data_root)
     runs: dict[str, list[dict]] = {}
-    meta = {"dataset": base.dataset, "users": len(data.users), "items": data.n_items - 2, "seeds": seeds,
-            "train_config": base.model_dump(), "protocols": {
-                "sampled": "target among 100 uniform negatives (no specials, not seen by the user)",
-                "full": "target's rank among all items (specials excluded)"},
-            "split": "leave-last-out: last online behaviour = test, the one before = validation"}
+    meta = {
+        "dataset": base.dataset,
+        "users": len(data.users),
+        "items": data.n_items - 2,
+        "seeds": seeds,
+        "train_config": base.model_dump(),
+        "protocols": {
+            "sampled": "target among 100 uniform negatives (no specials, not seen by the user)",
+            "full": "target's rank among all items (specials excluded)",
+        },
+        "split": "leave-last-out: last online behaviour = test, the one before = validation",
+    }
     title = f"{name}: test metrics (leave-last-out)"
-    notes = [f"dataset {base.dataset}: {len(data.users)} users, {data.n_items - 2} items",
-             f"epochs {base.epochs}, batch {base.batch_size}, max_len {base.max_len}, hidden {base.hidden}, "
-             f"blocks {base.blocks}, loss {base.loss}, lr {base.lr}, dropout {base.dropout}; "
-             "best epoch on validation full-ranking NDCG@10"]
+    notes = [
+        f"dataset {base.dataset}: {len(data.users)} users, {data.n_items - 2} items",
+        f"epochs {base.epochs}, batch {base.batch_size}, max_len {base.max_len}, hidden {base.hidden}, "
+        f"blocks {base.blocks}, loss {base.loss}, lr {base.lr}, dropout {base.dropout}; "
+        "best epoch on validation full-ranking NDCG@10",
+    ]
     stem = args.results_dir / f"eval_{name}"
     for model in models:
         for seed in seeds:
             cfg = base.model_copy(update={"model": model, "seed": seed})
             t0 = time.perf_counter()
             result = run_training(cfg.check(), data)
-            row = {**result.test_metrics, "seed": seed, "best_epoch": result.history.best_epoch,
-                   "epochs_run": len(result.history.epochs), "seconds": time.perf_counter() - t0,
-                   "epoch_train_s": [round(r["train_s"], 2) for r in result.history.epochs]}
+            row = {
+                **result.test_metrics,
+                "seed": seed,
+                "best_epoch": result.history.best_epoch,
+                "epochs_run": len(result.history.epochs),
+                "seconds": time.perf_counter() - t0,
+                "epoch_train_s": [round(r["train_s"], 2) for r in result.history.epochs],
+            }
             runs.setdefault(model, []).append(row)
             if seed == seeds[0]:
-                plot_curves(result.history, args.results_dir / f"curves_{name}_{model}.png",
-                            f"{model} on {name} (seed {seed})")
+                plot_curves(
+                    result.history,
+                    args.results_dir / f"curves_{name}_{model}.png",
+                    f"{model} on {name} (seed {seed})",
+                )
             write_results(stem, runs, meta, title, notes)  # after every run: partial results survive
     _print_table(summarise(runs), title)
     print(f"wrote {stem}.json and {stem}.md")

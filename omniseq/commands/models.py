@@ -10,7 +10,9 @@ HELP = "Model registry: list versions and the champion."
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", nargs="?", default="list", choices=["list"], help="what to do (list)")
-    parser.add_argument("--registry", type=Path, default=None, help="registry folder (default: StackSettings)")
+    parser.add_argument(
+        "--registry", type=Path, default=None, help="registry folder (default: StackSettings)"
+    )
 
 
 def _fmt(value: object) -> str:
@@ -27,7 +29,17 @@ def run(args: argparse.Namespace) -> int:
     registry = ModelRegistry(args.registry or StackSettings().dir("registry"))
     champion = registry.champion()
     table = Table(title=f"model registry {registry.root}")
-    for col in ("", "version", "model", "store mode", "features", "hr@10", "ndcg@10", "sampled ndcg@10", "created"):
+    for col in (
+        "",
+        "version",
+        "model",
+        "store mode",
+        "features",
+        "hr@10",
+        "ndcg@10",
+        "sampled ndcg@10",
+        "created",
+    ):
         table.add_column(col)
     for mv in registry.versions():
         m = mv.metrics

@@ -10,7 +10,9 @@ HELP = "Point the registry's champion at a model version (atomic)."
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("version", help="a version listed by 'omniseq models list'")
-    parser.add_argument("--registry", type=Path, default=None, help="registry folder (default: StackSettings)")
+    parser.add_argument(
+        "--registry", type=Path, default=None, help="registry folder (default: StackSettings)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -23,7 +25,8 @@ def run(args: argparse.Namespace) -> int:
     except RegistryError as exc:
         print(f"error: {exc}")
         return 2
-    registry.record_decision({"promote": True, "reason": "manual promotion", "challenger": mv.version,
-                              "metrics": mv.metrics})
+    registry.record_decision(
+        {"promote": True, "reason": "manual promotion", "challenger": mv.version, "metrics": mv.metrics}
+    )
     print(f"champion -> {mv.version} ({mv.manifest.get('model_name')})")
     return 0

@@ -20,7 +20,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--registry-dir", help="model registry folder (OMNISEQ_REGISTRY_DIR)")
     parser.add_argument("--redis-host", help="online store host (OMNISEQ_REDIS_HOST)")
     parser.add_argument("--redis-port", type=int, help="online store port (OMNISEQ_REDIS_PORT)")
-    parser.add_argument("--torch-threads", type=int, help="torch intra-op threads per worker (OMNISEQ_TORCH_THREADS)")
+    parser.add_argument(
+        "--torch-threads", type=int, help="torch intra-op threads per worker (OMNISEQ_TORCH_THREADS)"
+    )
     parser.add_argument("--log-level", help="uvicorn log level (OMNISEQ_LOG_LEVEL, default info)")
     parser.add_argument("--no-access-log", action="store_true", help="do not log every request (faster)")
 

@@ -16,9 +16,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("--model", default="sasrec", choices=sorted(VARIANTS), help="architecture / variant")
     parser.add_argument("--seed", type=int, default=0, help="random seed")
-    parser.add_argument("--offline", type=Path, default=None,
-                        help="train from offline-store feature rows (a Parquet file/folder) instead of --dataset")
-    parser.add_argument("--registry", type=Path, default=None, help="registry folder (default: StackSettings)")
+    parser.add_argument(
+        "--offline",
+        type=Path,
+        default=None,
+        help="train from offline-store feature rows (a Parquet file/folder) instead of --dataset",
+    )
+    parser.add_argument(
+        "--registry", type=Path, default=None, help="registry folder (default: StackSettings)"
+    )
     parser.add_argument("--out", type=Path, default=None, help="also keep the artifacts in this folder")
     parser.add_argument("--no-register", action="store_true", help="do not register the version")
     parser.add_argument("--promote", action="store_true", help="make the new version the champion")

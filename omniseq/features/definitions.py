@@ -46,7 +46,9 @@ def build_entities() -> list[Entity]:
     return [
         Entity(name="user", join_keys=[USER_JOIN_KEY], value_type=ValueType.STRING, description="A shopper"),
         Entity(name="item", join_keys=["item_id"], value_type=ValueType.STRING, description="A raw item id"),
-        Entity(name="store", join_keys=["store_id"], value_type=ValueType.STRING, description="A physical store"),
+        Entity(
+            name="store", join_keys=["store_id"], value_type=ValueType.STRING, description="A physical store"
+        ),
     ]
 
 
@@ -66,7 +68,9 @@ def build_feature_view(spec: ViewSpec, user: Entity, offline_dir: Path) -> Featu
         name=spec.name,
         entities=[user],
         ttl=spec.ttl or timedelta(0),
-        schema=[Field(name=f.name, dtype=FEAST_TYPES[f.dtype], description=f.description) for f in spec.features],
+        schema=[
+            Field(name=f.name, dtype=FEAST_TYPES[f.dtype], description=f.description) for f in spec.features
+        ],
         source=source,
         online=True,
         description=spec.description,

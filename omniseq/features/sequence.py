@@ -132,7 +132,9 @@ class HybridSequence:
         }
 
     @classmethod
-    def from_features(cls, user_id: str, feats: Mapping[str, Any], max_len: int | None = None) -> HybridSequence:
+    def from_features(
+        cls, user_id: str, feats: Mapping[str, Any], max_len: int | None = None
+    ) -> HybridSequence:
         """Decode a feature row (online or offline). Raises ValueError on an inconsistent row."""
         items = list(feats.get("tok_items") or [])
         types = list(feats.get("tok_types") or [])

@@ -102,7 +102,9 @@ def _check_sequence(spec: ViewSpec, f: Mapping[str, Any], ts_ms: int) -> None:
     if f["last_ts"] != last:
         raise _fail("sequence", f"last_ts {f['last_ts']} != last tok_ts {last}")
     if n and last != ts_ms:
-        raise _fail("timestamp", f"event time {ts_ms} != last_ts {last} (a row is stamped with its newest token)")
+        raise _fail(
+            "timestamp", f"event time {ts_ms} != last_ts {last} (a row is stamped with its newest token)"
+        )
     _check_csr(types, f)
 
 
@@ -126,7 +128,9 @@ def _check_online_agg(f: Mapping[str, Any], ts_ms: int) -> None:
     if f["n_events"] != total:
         raise _fail("aggregate", f"n_events {f['n_events']} != sum of per-type counts {total}")
     if f["last_online_ts"] > ts_ms:
-        raise _fail("timestamp", f"last_online_ts {f['last_online_ts']} is after the row's event time {ts_ms}")
+        raise _fail(
+            "timestamp", f"last_online_ts {f['last_online_ts']} is after the row's event time {ts_ms}"
+        )
 
 
 def _check_instore_agg(f: Mapping[str, Any], ts_ms: int) -> None:
@@ -135,7 +139,9 @@ def _check_instore_agg(f: Mapping[str, Any], ts_ms: int) -> None:
         raise _fail("aggregate", f"store_items {items} < store_visits {visits} (baskets are non-empty)")
     mean = items / visits if visits else 0.0
     if not math.isclose(f["mean_basket_size"], mean, rel_tol=1e-9, abs_tol=1e-9):
-        raise _fail("aggregate", f"mean_basket_size {f['mean_basket_size']} != store_items/store_visits {mean}")
+        raise _fail(
+            "aggregate", f"mean_basket_size {f['mean_basket_size']} != store_items/store_visits {mean}"
+        )
     if f["last_store_ts"] > ts_ms:
         raise _fail("timestamp", f"last_store_ts {f['last_store_ts']} is after the row's event time {ts_ms}")
 
@@ -177,7 +183,9 @@ def _check_header(user_id: Any, features: Any, ts_ms: Any, now_ms: int, max_skew
     if ts_ms < MIN_TS_MS:
         raise _fail("timestamp", f"event time {ts_ms} before {MIN_TS_MS} (epoch milliseconds?)")
     if ts_ms > now_ms + max_skew_ms:
-        raise _fail("future", f"event time {ts_ms} is {ts_ms - now_ms} ms in the future (skew {max_skew_ms} ms)")
+        raise _fail(
+            "future", f"event time {ts_ms} is {ts_ms - now_ms} ms in the future (skew {max_skew_ms} ms)"
+        )
 
 
 class RejectCounter:
@@ -227,8 +235,15 @@ class Quarantine:
         now = int(time.time() * 1000)
         lines = [
             json.dumps(
-                {"view": view_name, "user_id": row[0], "event_ts_ms": row[2], "features": row[1],
-                 "reason": inv.code, "detail": inv.detail, "quarantined_at_ms": now},
+                {
+                    "view": view_name,
+                    "user_id": row[0],
+                    "event_ts_ms": row[2],
+                    "features": row[1],
+                    "reason": inv.code,
+                    "detail": inv.detail,
+                    "quarantined_at_ms": now,
+                },
                 default=repr,
             )  # fmt: skip
             for row, inv in rejects

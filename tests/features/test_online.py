@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from typing import Any
 
 import pandas as pd
@@ -20,60 +19,26 @@ from omniseq.features.online import (
     field_hash,
     redis_key,
 )
-from omniseq.features.sequence import HybridSequence, Token
+from omniseq.features.testing import T0, instore_features, sample_row, sequence_features
 from omniseq.features.views import VIEWS, feature_refs
-
-T0 = 1_700_000_000_123
 
 
 def sequence_row(user: str, n: int, max_len: int, seed: int) -> dict[str, Any]:
-    rng = random.Random(seed)
-    seq = HybridSequence(user, max_len)
-    for i in range(n):
-        ts = T0 + i * 1000
-        if rng.random() < 0.2:
-            basket = tuple(f"s{rng.randrange(100)}" for _ in range(rng.randint(1, 4)))
-            seq.add(Token(4, ts, "", basket, f"store{rng.randrange(3)}", f"t{i}"))
-        else:
-            seq.add(Token(rng.randrange(4), ts, f"i{rng.randrange(1000)}", key=f"e{i}"))
-    return seq.to_features()
-
-
-def agg_row(seed: int) -> dict[str, Any]:
-    rng = random.Random(seed)
-    counts = {f"n_{t}": rng.randrange(20) for t in ("view", "click", "add_to_cart", "purchase")}
-    return {**counts, "n_events": sum(counts.values()), "last_online_ts": T0}
+    return sequence_features(user, n, max_len, seed)
 
 
 def instore_row(seed: int) -> dict[str, Any]:
-    rng = random.Random(seed)
-    visits, items = rng.randint(1, 9), rng.randint(9, 40)
-    return {
-        "store_visits": visits,
-        "store_items": items,
-        "mean_basket_size": items / visits,
-        "last_store_id": f"store{seed % 3}",
-        "last_store_ts": T0,
-    }
+    return instore_features(seed)
 
 
 def rows_for(view_name: str, users: list[str]) -> list[tuple[str, dict[str, Any], int]]:
-    spec = VIEWS[view_name]
-    out = []
-    for k, u in enumerate(users):
-        if spec.kind == "sequence":
-            assert spec.max_len is not None
-            feats = sequence_row(u, 5 + 17 * k, spec.max_len, k)
-        elif spec.kind == "online_agg":
-            feats = agg_row(k)
-        else:
-            feats = instore_row(k)
-        out.append((u, feats, T0 + k))
-    return out
+    return [sample_row(view_name, u, k, n_behaviours=5 + 17 * k) for k, u in enumerate(users)]
 
 
 def feast_read(store: Any, view_name: str, users: list[str]) -> list[dict[str, Any]]:
-    resp = store.get_online_features(features=feature_refs(view_name), entity_rows=[{"user_id": u} for u in users])
+    resp = store.get_online_features(
+        features=feature_refs(view_name), entity_rows=[{"user_id": u} for u in users]
+    )
     d = resp.to_dict()
     names = VIEWS[view_name].feature_names
     return [{n: d[n][i] for n in names} for i in range(len(users))]
@@ -148,7 +113,9 @@ def test_skip_older(redis_client: Any) -> None:
     store.write("user_instore_agg_v1", [("u", new, T0 + 10)])
     store.write("user_instore_agg_v1", [("u", old, T0)], skip_older=True)
     assert store.read("user_instore_agg_v1", ["u"]) == [new]
-    store.write("user_instore_agg_v1", [("u", old, T0 + 10)], skip_older=True)  # equal time: late arrival wins
+    store.write(
+        "user_instore_agg_v1", [("u", old, T0 + 10)], skip_older=True
+    )  # equal time: late arrival wins
     assert store.read("user_instore_agg_v1", ["u"]) == [old]
     store.write("user_instore_agg_v1", [("u", new, T0)])  # default: last write wins
     assert store.read("user_instore_agg_v1", ["u"], with_ts=True) == [{**new, "_ts_ms": T0}]

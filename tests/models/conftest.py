@@ -12,8 +12,18 @@ M = 3
 
 
 def tiny_config(name: str, **kw: object) -> ModelConfig:
-    base: dict[str, object] = {"name": name, "n_items": V, "hidden": 16, "blocks": 1, "max_len": L, "max_basket": M,
-                               "store_mode": store_mode_of(name), "d_attn": 8, "n_negatives": 10, "dropout": 0.0}
+    base: dict[str, object] = {
+        "name": name,
+        "n_items": V,
+        "hidden": 16,
+        "blocks": 1,
+        "max_len": L,
+        "max_basket": M,
+        "store_mode": store_mode_of(name),
+        "d_attn": 8,
+        "n_negatives": 10,
+        "dropout": 0.0,
+    }
     base.update(kw)
     return ModelConfig(**base)  # type: ignore[arg-type]
 

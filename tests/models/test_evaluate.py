@@ -31,8 +31,14 @@ def test_sampled_candidates_exclude_specials_target_and_seen() -> None:
     seen = [[2, 3, 4, 5, 6, 7, 8, 9, 10, 11], [20, 21]]
     items = torch.tensor([i for s in seen for i in s])
     offsets = torch.tensor([0, len(seen[0]), len(items)])
-    ev = EvalSet("test", torch.zeros(2, 4, dtype=torch.int64), torch.zeros(2, 4, 1, dtype=torch.int64),
-                 torch.tensor([12, 22]), items, offsets)
+    ev = EvalSet(
+        "test",
+        torch.zeros(2, 4, dtype=torch.int64),
+        torch.zeros(2, 4, 1, dtype=torch.int64),
+        torch.tensor([12, 22]),
+        items,
+        offsets,
+    )
     cands = sample_candidates(ev, n_items, 15, torch.Generator().manual_seed(0))
     assert cands.shape == (2, 16) and cands[:, 0].tolist() == [12, 22]
     for u in range(2):

@@ -34,5 +34,8 @@ def test_export_parity_and_checkpoint(model_name: str, tmp_path: Path) -> None:
     again, vocab2, spec2 = load_checkpoint(tmp_path / "ck.pt")
     assert vocab2 == vocab and spec2 == spec and again.config == model.config
     b = tiny_batch(model_name, b=2, seed=4)
-    assert torch.allclose(again(b["tokens"][:, 1:], b["baskets"][:, 1:]), model(b["tokens"][:, 1:], b["baskets"][:, 1:]),
-                          equal_nan=True)
+    assert torch.allclose(
+        again(b["tokens"][:, 1:], b["baskets"][:, 1:]),
+        model(b["tokens"][:, 1:], b["baskets"][:, 1:]),
+        equal_nan=True,
+    )

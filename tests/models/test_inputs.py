@@ -50,7 +50,9 @@ def test_vocab_has_specials_first() -> None:
         ("attn", [0, 0, 2, BASKET, 4], [3, 4]),
     ],
 )
-def test_encode_sequence_modes(vocab: dict[str, int], mode: str, tokens: list[int], basket_row: list[int] | None) -> None:
+def test_encode_sequence_modes(
+    vocab: dict[str, int], mode: str, tokens: list[int], basket_row: list[int] | None
+) -> None:
     spec = InputSpec(max_len=5, max_basket=3, store_mode=mode)  # type: ignore[arg-type]
     seq = HybridSequence.from_behaviours("u", _history(), max_len=10)
     tok, bsk = encode_sequence(seq, vocab, spec)

@@ -28,7 +28,7 @@ def test_training_steps_lower_the_loss(model_name: str, model: torch.nn.Module) 
         opt.zero_grad()
         loss.backward()
         opt.step()
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
     assert losses[-1] < losses[0]
 
 
@@ -61,8 +61,15 @@ def test_basket_token_never_a_label_or_negative() -> None:
 def test_basket_embedding_is_permutation_invariant(encoder: torch.nn.Module) -> None:
     torch.manual_seed(0)
     m = torch.randn(5, 4, 16)
-    mask = torch.tensor([[True] * 4, [True, True, True, False], [True, False, False, False], [True] * 4,
-                         [True, True, False, False]])
+    mask = torch.tensor(
+        [
+            [True] * 4,
+            [True, True, True, False],
+            [True, False, False, False],
+            [True] * 4,
+            [True, True, False, False],
+        ]
+    )
     out = encoder(m, mask)
     for _ in range(3):
         perm = torch.randperm(4)
@@ -79,7 +86,9 @@ def test_attne_model_invariant_to_basket_order() -> None:
     tokens, baskets = batch["tokens"][:, 1:], batch["baskets"][:, 1:]
     flipped = baskets.clone()
     flipped[:, 3, :2] = baskets[:, 3, :2].flip(-1)
-    assert torch.allclose(model.score_all(tokens, baskets)[:, 2:], model.score_all(tokens, flipped)[:, 2:], atol=1e-5)
+    assert torch.allclose(
+        model.score_all(tokens, baskets)[:, 2:], model.score_all(tokens, flipped)[:, 2:], atol=1e-5
+    )
 
 
 def test_config_rejects_bad_values() -> None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -22,11 +23,22 @@ def flink_jars() -> list[str]:
 def pipeline_stack(request: pytest.FixtureRequest) -> dict[str, object]:
     """Kafka and Redis for the integration tests: the infra fixtures, or already-running processes named by
     OMNISEQ_TEST_KAFKA_PORT / OMNISEQ_TEST_REDIS_PORT (handy while developing)."""
-    kafka_port, redis_port = os.environ.get("OMNISEQ_TEST_KAFKA_PORT"), os.environ.get("OMNISEQ_TEST_REDIS_PORT")
+    kafka_port, redis_port = (
+        os.environ.get("OMNISEQ_TEST_KAFKA_PORT"),
+        os.environ.get("OMNISEQ_TEST_REDIS_PORT"),
+    )
     if kafka_port and redis_port:
         return {"kafka_port": int(kafka_port), "redis_port": int(redis_port)}
     stack = request.getfixturevalue("stack_settings")
     request.getfixturevalue("kafka_broker")
     request.getfixturevalue("redis_server")
-    return {"kafka_port": stack.kafka_port, "redis_port": stack.redis_port, "kafka_host": stack.kafka_host,
-            "redis_host": stack.redis_host}
+    return {
+        "kafka_port": stack.kafka_port,
+        "redis_port": stack.redis_port,
+        "kafka_host": stack.kafka_host,
+        "redis_host": stack.redis_host,
+    }
+
+
+with contextlib.suppress(ImportError):  # the infra fixtures (session-scoped real processes)
+    from omniseq.infra.testing import kafka_broker, redis_server, stack_settings  # noqa: F401

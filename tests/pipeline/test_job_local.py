@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Any
 
 import pyarrow.dataset as ds
 import pytest
@@ -16,6 +17,7 @@ from pipeline.sinks import read_counters, read_jsonl_latest
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 T0 = 1_700_000_000_000
+ETYPES: list[Any] = list(EVENT_TYPES)  # Literal-typed choices for the random generators
 
 
 def _history(n_users: int = 6, n_events: int = 300) -> list[OnlineEvent | StoreTransaction]:
@@ -24,7 +26,7 @@ def _history(n_users: int = 6, n_events: int = 300) -> list[OnlineEvent | StoreT
     for i in range(n_events):
         u = f"u{rng.randrange(n_users)}"
         ts = T0 + i * 7_000 + rng.randrange(0, 3_000)  # out of order by less than the watermark delay
-        out.append(OnlineEvent(f"e{i}", u, f"i{rng.randrange(40)}", rng.choice(EVENT_TYPES), ts, "s"))
+        out.append(OnlineEvent(f"e{i}", u, f"i{rng.randrange(40)}", rng.choice(ETYPES), ts, "s"))
         if i % 25 == 0:
             late = ts - 30 * MINUTE_MS  # baskets from before events already seen
             out.append(StoreTransaction(f"t{i}", u, ("a", f"b{i}"), max(T0, late), f"s{i % 3}"))
@@ -43,7 +45,9 @@ def _rows(history: list[OnlineEvent | StoreTransaction]) -> list:  # type: ignor
         if isinstance(b, StoreTransaction):
             rows.append(Row(b.user_id, b.txn_id, BASKET_CODE, "", b.ts_ms, list(b.items), b.store_id))
         else:
-            rows.append(Row(b.user_id, b.event_id, EVENT_TYPE_CODES[b.event_type], b.item_id, b.ts_ms, [], ""))
+            rows.append(
+                Row(b.user_id, b.event_id, EVENT_TYPE_CODES[b.event_type], b.item_id, b.ts_ms, [], "")
+            )
     return rows
 
 

@@ -24,15 +24,19 @@ def test_valid_drop_is_accepted_bad_ones_quarantined_with_reason(tmp_path: Path)
     write_drop([StoreTransaction("t1", "u", ("a",), T0, "s")], landing, "good")
     (landing / "corrupt.parquet").write_bytes(b"PAR1 not really")
     pq.write_table(pa.table({"txn_id": ["t"], "user_id": ["u"]}), landing / "columns.parquet")
-    bad_row = pa.table({"txn_id": ["t"], "user_id": ["u"], "items": [["a", "a"]], "ts_ms": [T0], "store_id": ["s"]})
-    pq.write_table(bad_row.cast(pa.schema([f.with_nullable(True) for f in bad_row.schema])), landing / "dup.parquet")
+    bad_row = pa.table(
+        {"txn_id": ["t"], "user_id": ["u"], "items": [["a", "a"]], "ts_ms": [T0], "store_id": ["s"]}
+    )
+    pq.write_table(
+        bad_row.cast(pa.schema([f.with_nullable(True) for f in bad_row.schema])), landing / "dup.parquet"
+    )
     (landing / ".tmp-in-progress.parquet.tmp").write_bytes(b"x")
 
     results = dict((p.name, r) for p, r in v.scan())
     assert results["good.parquet"] is None
-    assert "Parquet" in results["corrupt.parquet"]
-    assert "'items' is missing" in results["columns.parquet"]
-    assert "duplicate item ids" in results["dup.parquet"]
+    assert "Parquet" in str(results["corrupt.parquet"])
+    assert "'items' is missing" in str(results["columns.parquet"])
+    assert "duplicate item ids" in str(results["dup.parquet"])
     assert len(list((tmp_path / "acc").glob("good-*.parquet"))) == 1
     reason = json.loads((tmp_path / "q" / "corrupt.parquet.reason.json").read_text())
     assert reason["file"] == "corrupt.parquet" and reason["reason"] == results["corrupt.parquet"]

@@ -59,7 +59,10 @@ def test_replay_keys_by_user_and_injects_faults(tmp_path: Path) -> None:
     good = [decode_event(v) for _, _, v in prod.sent if v not in MALFORMED_SAMPLES]
     assert stats.sent == len(prod.sent) == 30 + stats.malformed + stats.duplicates
     assert (stats.malformed, stats.duplicates, stats.acknowledged, stats.failed) == (4, 6, stats.sent, 0)
-    assert all(k.decode() == e.user_id for (_, k, v), e in zip([s for s in prod.sent if s[2] not in MALFORMED_SAMPLES], good, strict=True))
+    assert all(
+        k.decode() == e.user_id
+        for (_, k, v), e in zip([s for s in prod.sent if s[2] not in MALFORMED_SAMPLES], good, strict=True)
+    )
     assert [e.ts_ms for e in good] == sorted(e.ts_ms for e in good)
     assert len({e.event_id for e in good}) == 30
 
@@ -82,7 +85,9 @@ def test_drops_are_atomic_late_and_complete(tmp_path: Path) -> None:
     files = sorted(tmp_path.glob("*.parquet"))
     assert stats.drops == len(files) > 1 and not list(tmp_path.glob(".*"))
     txns = [t for f in files for t in table_to_transactions(pq.read_table(f))]
-    assert sorted(t.txn_id for t in txns) == sorted(b.txn_id for b in history if isinstance(b, StoreTransaction))
+    assert sorted(t.txn_id for t in txns) == sorted(
+        b.txn_id for b in history if isinstance(b, StoreTransaction)
+    )
 
 
 def test_due_respects_the_delay(tmp_path: Path) -> None:

@@ -33,7 +33,11 @@ def test_latest_window_per_user_is_the_newest_end() -> None:
     spec = WindowSpec(view="w", size_ms=2 * MINUTE_MS, slide_ms=MINUTE_MS)
     events = [_ev(1, "u", T0), _ev(2, "u", T0 + 5 * MINUTE_MS, "purchase")]
     latest = latest_per_user(hop_windows(events, spec))["u"]
-    assert latest["n_purchase"] == 1 and latest["n_events"] == 1 and latest["last_online_ts"] == T0 + 5 * MINUTE_MS
+    assert (
+        latest["n_purchase"] == 1
+        and latest["n_events"] == 1
+        and latest["last_online_ts"] == T0 + 5 * MINUTE_MS
+    )
 
 
 def test_expected_online_dedups_and_joins_baskets_in_time_order() -> None:

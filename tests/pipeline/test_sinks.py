@@ -4,7 +4,14 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.sinks import Counters, JsonlWriter, open_online_writer, prometheus_text, read_counters, read_jsonl_latest
+from pipeline.sinks import (
+    Counters,
+    JsonlWriter,
+    open_online_writer,
+    prometheus_text,
+    read_counters,
+    read_jsonl_latest,
+)
 
 
 def test_counters_sum_over_subtasks(tmp_path: Path) -> None:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import pytest
 
@@ -10,6 +11,7 @@ from pipeline import transforms as tf
 from pipeline.producer import MALFORMED_SAMPLES
 
 T0 = 1_700_000_000_000
+ETYPES: list[Any] = list(EVENT_TYPES)  # Literal-typed choices for the random generators
 
 
 def _random_history(rng: random.Random, n: int) -> list[OnlineEvent | StoreTransaction]:
@@ -20,7 +22,7 @@ def _random_history(rng: random.Random, n: int) -> list[OnlineEvent | StoreTrans
             items = tuple(f"p{j}" for j in rng.sample(range(20), rng.randint(1, 4)))
             out.append(StoreTransaction(f"t{i}", "u", items, ts, f"s{rng.randint(0, 3)}"))
         else:
-            out.append(OnlineEvent(f"e{i}", "u", f"i{rng.randint(0, 30)}", rng.choice(EVENT_TYPES), ts, "s"))
+            out.append(OnlineEvent(f"e{i}", "u", f"i{rng.randint(0, 30)}", rng.choice(ETYPES), ts, "s"))
         if rng.random() < 0.1:
             out.append(out[rng.randrange(len(out))])  # a duplicate, possibly late
     return out
@@ -67,7 +69,12 @@ def test_instore_aggregates_count_each_basket_once() -> None:
     for t in (a, b, a):
         _apply(state, t, 10)
     f = tf.instore_features(state)
-    assert (f["store_visits"], f["store_items"], f["last_store_id"], f["last_store_ts"]) == (2, 3, "s1", T0 + 10)
+    assert (f["store_visits"], f["store_items"], f["last_store_id"], f["last_store_ts"]) == (
+        2,
+        3,
+        "s1",
+        T0 + 10,
+    )
     assert f["mean_basket_size"] == pytest.approx(1.5)
 
 

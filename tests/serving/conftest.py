@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 import redis
 import torch
-from omniseq.features.online import RedisOnlineStore
 from torch import nn
 
 from models.inputs import build_vocab
 from models.registry import ModelRegistry
+from omniseq.features.online import RedisOnlineStore
 from omniseq.features.sequence import BASKET_CODE, HybridSequence, Token
 from serving.settings import ServingSettings
 

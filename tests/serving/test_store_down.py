@@ -30,7 +30,9 @@ def test_store_down_and_recovery(redis_proc: RedisProcess, tmp_path: Path, fallb
     registry = ModelRegistry(tmp_path / "registry")
     registry.promote(export_version(registry, tmp_path))
     write_users(redis_proc.port)
-    app = create_app(settings_for(redis_proc.port, registry.root, store_down_fallback=fallback, store_retry_s=0.1))
+    app = create_app(
+        settings_for(redis_proc.port, registry.root, store_down_fallback=fallback, store_retry_s=0.1)
+    )
     with ServerThread(app) as server, httpx.Client(base_url=server.url, timeout=5) as client:
         assert client.get("/readyz").status_code == 200
         assert client.post("/recommend", json={"user_id": "alice"}).json()["fallback"] is False
