@@ -19,6 +19,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -359,6 +360,7 @@ def main(argv: list[str] | None = None) -> int:
         return loadgen_main(args.loadgen)
     if args.max_len > 50:
         raise SystemExit(f"--max-len {args.max_len}: the benchmark's feature view {VIEW} keeps 50 tokens")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the clean-up below on SIGTERM too
     levels = [int(c) for c in args.concurrency.split(",") if c.strip()]
     users = [f"u{n}" for n in range(args.users)]
     redis_port, api_port = _free_port(), _free_port()

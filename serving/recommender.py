@@ -85,9 +85,9 @@ class Recommender:
         t1 = time.perf_counter()
         with torch.inference_mode():
             scores = bundle.module(tokens.unsqueeze(0), baskets.unsqueeze(0))[0]
-        t2 = time.perf_counter()
-        seen = torch.cat([tokens, baskets.flatten()]) if self.exclude_seen else None
-        items = self._rank(bundle, scores, k, exclude, seen)
+            t2 = time.perf_counter()
+            seen = torch.cat([tokens, baskets.flatten()]) if self.exclude_seen else None
+            items = self._rank(bundle, scores, k, exclude, seen)
         t3 = time.perf_counter()
         self.metrics.observe_stage("encode", t1 - t0)
         self.metrics.observe_stage("model", t2 - t1)

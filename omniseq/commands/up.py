@@ -21,6 +21,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="YAML file with StackSettings keys (env OMNISEQ_* still override)")
     parser.add_argument("--no-kafka", action="store_true", help="do not start Kafka")
     parser.add_argument("--no-redis", action="store_true", help="do not start Redis")
+    parser.add_argument(
+        "--flink-session",
+        action="store_true",
+        help="also start a local Flink session cluster (JobManager + TaskManager); prints its OMNISEQ_FLINK_TARGET",
+    )
 
 
 def load_settings(config: str | None) -> StackSettings:
@@ -40,7 +45,9 @@ def run(args: argparse.Namespace) -> int:
     running = read_pids(settings.run_dir)
     if running:
         print(f"note: pid files exist in {settings.run_dir}/pids ({running}); 'omniseq down' stops those")
-    stack = LocalStack(settings, kafka=not args.no_kafka, redis=not args.no_redis)
+    stack = LocalStack(
+        settings, kafka=not args.no_kafka, redis=not args.no_redis, flink_session=args.flink_session
+    )
     try:
         stack.start()
         print(describe(stack), flush=True)

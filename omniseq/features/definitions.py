@@ -19,7 +19,15 @@ from typing import Any
 from feast import Entity, FeatureService, FeatureView, Field, FileSource, ValueType
 from feast.types import Array, Float64, Int64, String
 
-from omniseq.features.views import SERVICES, USER_JOIN_KEY, VIEWS, Dtype, ViewSpec
+from omniseq.features.views import (
+    CREATED_FIELD,
+    SERVICES,
+    TIMESTAMP_FIELD,
+    USER_JOIN_KEY,
+    VIEWS,
+    Dtype,
+    ViewSpec,
+)
 
 FEAST_TYPES: dict[Dtype, Any] = {
     "int64": Int64,
@@ -28,8 +36,6 @@ FEAST_TYPES: dict[Dtype, Any] = {
     "int64_list": Array(Int64),
     "string_list": Array(String),
 }
-TIMESTAMP_FIELD = "event_timestamp"
-CREATED_FIELD = "created_timestamp"
 
 
 @dataclass(frozen=True)

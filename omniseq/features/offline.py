@@ -26,9 +26,8 @@ from typing import Final
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from omniseq.features.definitions import CREATED_FIELD, TIMESTAMP_FIELD
 from omniseq.features.online import Row
-from omniseq.features.views import USER_JOIN_KEY, Dtype, view
+from omniseq.features.views import CREATED_FIELD, TIMESTAMP_FIELD, USER_JOIN_KEY, Dtype, view
 
 ARROW_TYPES: Final[dict[Dtype, pa.DataType]] = {
     "int64": pa.int64(),

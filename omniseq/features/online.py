@@ -24,10 +24,9 @@ from typing import Any, Final
 
 import mmh3
 import redis
-from feast.protos.feast.types.Value_pb2 import DoubleList, Int64List, StringList
-from feast.protos.feast.types.Value_pb2 import Value as ValueProto
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from omniseq.features.valueproto import LIST_FIELDS, messages
 from omniseq.features.views import PROJECT, USER_JOIN_KEY, Dtype, view
 
 _STRING_TYPE: Final[int] = 2  # feast.types.ValueType.STRING
@@ -64,52 +63,30 @@ def decode_ts(raw: bytes) -> int:
     return ts.seconds * 1000 + ts.nanos // 1_000_000
 
 
-def _enc_int(x: Any) -> bytes:
-    return ValueProto(int64_val=x).SerializeToString()
+def _encoders() -> dict[Dtype, Callable[[Any], bytes]]:
+    m = messages()
+    value, i64, strs = m["Value"], m["Int64List"], m["StringList"]
+    return {
+        "int64": lambda x: value(int64_val=x).SerializeToString(),
+        "float64": lambda x: value(double_val=x).SerializeToString(),
+        "string": lambda x: value(string_val=x).SerializeToString(),
+        "int64_list": lambda x: value(int64_list_val=i64(val=x)).SerializeToString(),
+        "string_list": lambda x: value(string_list_val=strs(val=x)).SerializeToString(),
+    }
 
 
-def _enc_float(x: Any) -> bytes:
-    return ValueProto(double_val=x).SerializeToString()
+_ENCODERS: dict[Dtype, Callable[[Any], bytes]] = {}
 
 
-def _enc_str(x: Any) -> bytes:
-    return ValueProto(string_val=x).SerializeToString()
-
-
-def _enc_int_list(x: Any) -> bytes:
-    return ValueProto(int64_list_val=Int64List(val=x)).SerializeToString()
-
-
-def _enc_str_list(x: Any) -> bytes:
-    return ValueProto(string_list_val=StringList(val=x)).SerializeToString()
-
-
-def _enc_float_list(x: Any) -> bytes:
-    return ValueProto(double_list_val=DoubleList(val=x)).SerializeToString()
-
-
-ENCODERS: Final[dict[Dtype, Callable[[Any], bytes]]] = {
-    "int64": _enc_int,
-    "float64": _enc_float,
-    "string": _enc_str,
-    "int64_list": _enc_int_list,
-    "string_list": _enc_str_list,
-}
-
-_LIST_FIELDS: Final[frozenset[str]] = frozenset(
-    f.name for f in ValueProto.DESCRIPTOR.fields if f.name.endswith("_list_val")
-)
-
-
-def decode_value(raw: bytes | None) -> Any:
+def decode_value(raw: bytes | None, parse: Callable[[bytes], Any] | None = None) -> Any:
     """A serialized ``feast.types.Value`` as a Python value: lists for Array types, None for null/missing."""
     if not raw:
         return None
-    v = ValueProto.FromString(raw)
+    v = (parse or messages()["Value"].FromString)(raw)
     kind = v.WhichOneof("val")
     if kind is None or kind == "null_val":
         return None
-    if kind in _LIST_FIELDS:
+    if kind in LIST_FIELDS:
         return list(getattr(v, kind).val)
     return getattr(v, kind)
 
@@ -118,8 +95,10 @@ def encode_value(dtype: Dtype, value: Any) -> bytes:
     """A Python value as a serialized ``feast.types.Value`` (None -> empty proto, Feast's null)."""
     if value is None:
         return b""
+    if not _ENCODERS:
+        _ENCODERS.update(_encoders())
     try:
-        return ENCODERS[dtype](value)
+        return _ENCODERS[dtype](value)
     except (TypeError, ValueError) as e:
         raise TypeError(f"cannot encode {value!r} as {dtype}: {e}") from e
 
@@ -244,14 +223,17 @@ class RedisOnlineStore:
                 for key in keys:
                     pipe.hmget(key, plan.fields)
                 replies = pipe.execute()
-        return [self._decode(plan, r, with_ts) for r in replies]
+        parse = messages()["Value"].FromString
+        return [self._decode(plan, r, with_ts, parse) for r in replies]
 
     @staticmethod
-    def _decode(plan: _ReadPlan, reply: list[bytes | None], with_ts: bool) -> dict[str, Any] | None:
+    def _decode(
+        plan: _ReadPlan, reply: list[bytes | None], with_ts: bool, parse: Callable[[bytes], Any]
+    ) -> dict[str, Any] | None:
         raw_ts = reply[-1]
         if raw_ts is None:
             return None
-        out = {name: decode_value(raw) for name, raw in zip(plan.names, reply, strict=False)}
+        out = {name: decode_value(raw, parse) for name, raw in zip(plan.names, reply, strict=False)}
         if with_ts:
             out["_ts_ms"] = decode_ts(raw_ts)
         return out

@@ -16,16 +16,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
-from feast import FeatureStore
 
-from omniseq.features.definitions import CREATED_FIELD, TIMESTAMP_FIELD
 from omniseq.features.offline import OfflineWriter
-from omniseq.features.views import USER_JOIN_KEY, feature_refs, view
+from omniseq.features.views import CREATED_FIELD, TIMESTAMP_FIELD, USER_JOIN_KEY, feature_refs, view
 from omniseq.schema import Behaviour, OnlineEvent, sort_key
 from omniseq.settings import StackSettings
+
+if TYPE_CHECKING:
+    from feast import FeatureStore
 
 LABEL_TS = "label_ts_ms"
 Engine = Literal["parquet", "feast"]
@@ -92,7 +93,9 @@ def _asof_view(writer: OfflineWriter, labels: pd.DataFrame, view_name: str, name
     feats["_cr_ms"] = table.column(CREATED_FIELD).cast("int64").to_numpy()
     feats = feats.sort_values(["_ev_ms", "_cr_ms"], kind="stable")
     feats = feats.drop_duplicates([USER_JOIN_KEY, "_ev_ms"], keep="last")
-    left = pd.DataFrame({USER_JOIN_KEY: labels[USER_JOIN_KEY].to_numpy(), "_key": labels[LABEL_TS].to_numpy() - 1})
+    left = pd.DataFrame(
+        {USER_JOIN_KEY: labels[USER_JOIN_KEY].to_numpy(), "_key": labels[LABEL_TS].to_numpy() - 1}
+    )
     left["_row"] = range(len(left))
     merged = pd.merge_asof(
         left.sort_values("_key", kind="stable"),
@@ -112,7 +115,9 @@ def _asof_view(writer: OfflineWriter, labels: pd.DataFrame, view_name: str, name
     return out
 
 
-def _parquet_engine(settings: StackSettings, labels: pd.DataFrame, grouped: dict[str, list[str]]) -> pd.DataFrame:
+def _parquet_engine(
+    settings: StackSettings, labels: pd.DataFrame, grouped: dict[str, list[str]]
+) -> pd.DataFrame:
     writer = OfflineWriter(settings.dir("offline"))
     full = len(grouped) > 1
     parts = []
@@ -129,7 +134,13 @@ def _feast_view(store: FeatureStore, labels: pd.DataFrame, view_name: str, names
     an entity row whose user has no row at all makes a multi-file source fail (dask cannot sort the null
     timestamps), and entity rows earlier than every row of their user are omitted from the result. Such rows
     have no features by definition, so they are left out of the query and come back as None."""
-    known = OfflineWriter(Path(store.get_feature_view(view_name).batch_source.path).parent).users(view_name)
+    source = store.get_feature_view(view_name).batch_source
+    path = getattr(source, "path", None)
+    if not path:
+        raise ValueError(
+            f"feature view {view_name} has no file source in the registry: run 'omniseq features apply'"
+        )
+    known = OfflineWriter(Path(path).parent).users(view_name)
     ask = labels[labels[USER_JOIN_KEY].isin(known)]
     out = pd.DataFrame(index=range(len(labels)), columns=names, dtype=object)
     if len(ask):
@@ -176,16 +187,16 @@ def build_training_set(
     refs = feature_refs(features) if isinstance(features, str) else list(features)
     grouped = _group_refs(refs)
     if engine is None:
-        engine = "feast" if isinstance(source, FeatureStore) else "parquet"
+        engine = "feast" if not isinstance(source, StackSettings) else "parquet"
     if engine == "feast":
-        if not isinstance(source, FeatureStore):
+        if isinstance(source, StackSettings):
             from omniseq.features.store import feature_store
 
             source = feature_store(source)
         return _feast_engine(source, labels, grouped)
     if engine != "parquet":
         raise ValueError(f"engine must be 'parquet' or 'feast', got {engine!r}")
-    if isinstance(source, FeatureStore):
+    if not isinstance(source, StackSettings):
         if settings is None:
             raise ValueError("the parquet engine needs the StackSettings (pass settings=...)")
         source = settings

@@ -66,9 +66,10 @@ _SCALAR_TYPES: dict[str, tuple[type, ...]] = {"int64": (int,), "float64": (int, 
 def _check_scalar(name: str, base: str, value: Any, low: float | None) -> None:
     if isinstance(value, bool) or not isinstance(value, _SCALAR_TYPES[base]):
         raise _fail("type", f"{name}: expected {base}, got {type(value).__name__} {value!r:.60}")
-    if base == "float64" and not math.isfinite(value):
+    num: float = value if base != "string" else 0.0  # type: ignore[assignment]
+    if base == "float64" and not math.isfinite(num):
         raise _fail("range", f"{name}: not finite ({value})")
-    if low is not None and base != "string" and value < low:
+    if low is not None and base != "string" and num < low:
         raise _fail("range", f"{name}: {value} < {low}")
 
 

@@ -19,6 +19,8 @@ from omniseq.features.sequence import SEQUENCE_FEATURES
 Dtype = Literal["int64", "float64", "string", "int64_list", "string_list"]
 PROJECT: Final[str] = "omniseq"
 USER_JOIN_KEY: Final[str] = "user_id"
+TIMESTAMP_FIELD: Final[str] = "event_timestamp"  # offline rows: the newest behaviour in the row
+CREATED_FIELD: Final[str] = "created_timestamp"  # offline rows: when the row was written
 _EVENT_TYPES: Final[tuple[str, ...]] = ("view", "click", "add_to_cart", "purchase")
 
 

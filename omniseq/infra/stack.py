@@ -17,6 +17,7 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any
 
+from omniseq.infra.flink_cluster import FlinkSessionCluster
 from omniseq.infra.jars import Jars, ensure_jars
 from omniseq.infra.kafka import KafkaBroker
 from omniseq.infra.process import (
@@ -32,14 +33,26 @@ from omniseq.infra.redis import RedisServer
 from omniseq.settings import StackSettings
 
 # what a pid file's process must look like before 'omniseq down' signals it (pids get reused)
-MARKERS = {"kafka": "kafka.Kafka", "redis": "redis-server"}
+MARKERS = {
+    "kafka": "kafka.Kafka",
+    "redis": "redis-server",
+    "flink-jobmanager": "StandaloneSessionClusterEntrypoint",
+    "flink-taskmanager": "TaskManagerRunner",
+}
 
 
 class LocalStack:
     """Start Redis and Kafka (in that order), stop them in reverse order."""
 
-    def __init__(self, settings: StackSettings | None = None, kafka: bool = True, redis: bool = True):
+    def __init__(
+        self,
+        settings: StackSettings | None = None,
+        kafka: bool = True,
+        redis: bool = True,
+        flink_session: bool = False,
+    ):
         self.settings = settings or StackSettings()
+        self.flink_session = FlinkSessionCluster(self.settings) if flink_session else None
         self.run_dir = Path(self.settings.run_dir).resolve()
         self.jars: Jars | None = None
         self.redis = RedisServer(self.settings) if redis else None
@@ -65,19 +78,36 @@ class LocalStack:
                 self._started.append((name, service))
                 assert service.pid is not None
                 write_pid(self.run_dir, name, service.pid)
+            if self.flink_session is not None:
+                self._start_flink_session(self.flink_session)
         except BaseException:
             self.stop()
             raise
         return self
 
+    def _start_flink_session(self, cluster: FlinkSessionCluster) -> None:
+        cluster.start()
+        self._started.append(("flink-session", cluster))
+        for role, pid in zip(("flink-jobmanager", "flink-taskmanager"), cluster.pids(), strict=True):
+            write_pid(self.run_dir, role, pid)
+
     def pids(self) -> dict[str, int]:
-        return {name: service.pid for name, service in self._started if service.pid is not None}
+        pids = {
+            name: service.pid for name, service in self._started if name != "flink-session" and service.pid
+        }
+        if self.flink_session is not None:
+            pids.update(
+                zip(("flink-jobmanager", "flink-taskmanager"), self.flink_session.pids(), strict=False)
+            )
+        return pids
 
     def check_alive(self) -> None:
         """Raise :class:`InfraError` when a started service has exited."""
         for name, service in self._started:
-            if service.process is not None and not service.process.alive():
-                raise service.process.failure(f"({name}) exited unexpectedly")
+            procs = service.processes if name == "flink-session" else [service.process]
+            for proc in procs:
+                if proc is not None and not proc.alive():
+                    raise proc.failure(f"({name}) exited unexpectedly")
 
     def wait(self, poll: float = 1.0) -> None:
         """Block until Ctrl-C / SIGTERM (or a service dies)."""
@@ -101,7 +131,10 @@ class LocalStack:
             try:
                 service.stop()
             finally:
-                remove_pid(self.run_dir, name)
+                for pid_name in (
+                    ("flink-jobmanager", "flink-taskmanager") if name == "flink-session" else (name,)
+                ):
+                    remove_pid(self.run_dir, pid_name)
         atexit.unregister(self.stop)
         self._restore_signal_handlers()
 
@@ -137,7 +170,7 @@ def _raise_on_signal(signum: int, frame: FrameType | None) -> None:
 def stop_from_pid_files(run_dir: Path, timeout: float = 30.0) -> dict[str, str]:
     """Stop the processes named by ``<run_dir>/pids/*.pid`` (Kafka before Redis); ``{name: what happened}``."""
     pids = read_pids(Path(run_dir))
-    order = sorted(pids, key=lambda n: (n != "kafka", n))
+    order = sorted(pids, key=lambda n: (n == "redis", n != "kafka", n))
     result: dict[str, str] = {}
     for name in order:
         pid = pids[name]
@@ -163,6 +196,8 @@ def describe(stack: LocalStack) -> str:
         lines.append(f"redis:  {s.redis_host}:{s.redis_port}")
     if stack.jars is not None:
         lines.append(f"flink:  {len(stack.jars.flink)} jars for pipeline.jars; target {s.flink_target}")
+    if stack.flink_session is not None:
+        lines.append(f"flink session cluster: OMNISEQ_FLINK_TARGET={stack.flink_session.target}")
     lines.append("pids:   " + ", ".join(f"{n}={p}" for n, p in stack.pids().items()))
     return "\n".join(lines)
 

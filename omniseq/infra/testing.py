@@ -11,21 +11,24 @@ Each fixture stops its process in a ``finally`` block, so a failing test leaves 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from omniseq.infra.jars import REPO_ROOT
 from omniseq.infra.process import free_port
 from omniseq.settings import StackSettings
 
 
 def make_test_settings(run_dir: Path, **overrides: Any) -> StackSettings:
-    """StackSettings for tests: free ports, ``run_dir`` as the run folder, the shared jar cache."""
+    """StackSettings for tests: free ports, ``run_dir`` as the run folder, the shared jar cache
+    (``OMNISEQ_CACHE_DIR`` or the repository's ``.cache``)."""
     values: dict[str, Any] = {
         "run_dir": run_dir,
-        "cache_dir": Path(".cache").resolve(),
+        "cache_dir": Path(os.environ.get("OMNISEQ_CACHE_DIR", REPO_ROOT / ".cache")).resolve(),
         "kafka_host": "127.0.0.1",
         "kafka_port": free_port(),
         "kafka_controller_port": free_port(),

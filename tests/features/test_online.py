@@ -13,6 +13,7 @@ from feast.protos.feast.types.Value_pb2 import Value
 
 from omniseq.features.online import (
     RedisOnlineStore,
+    Row,
     decode_ts,
     decode_value,
     encode_ts,
@@ -31,7 +32,7 @@ def instore_row(seed: int) -> dict[str, Any]:
     return instore_features(seed)
 
 
-def rows_for(view_name: str, users: list[str]) -> list[tuple[str, dict[str, Any], int]]:
+def rows_for(view_name: str, users: list[str]) -> list[Row]:
     return [sample_row(view_name, u, k, n_behaviours=5 + 17 * k) for k, u in enumerate(users)]
 
 
@@ -119,3 +120,30 @@ def test_skip_older(redis_client: Any) -> None:
     assert store.read("user_instore_agg_v1", ["u"]) == [old]
     store.write("user_instore_agg_v1", [("u", new, T0)])  # default: last write wins
     assert store.read("user_instore_agg_v1", ["u"], with_ts=True) == [{**new, "_ts_ms": T0}]
+
+
+def test_wire_copy_matches_feast_value_proto() -> None:
+    from feast.protos.feast.types.Value_pb2 import Int64List, StringList
+
+    from omniseq.features.online import encode_value
+
+    cases = [
+        ("int64", 7, Value(int64_val=7)),
+        ("float64", 0.25, Value(double_val=0.25)),
+        ("string", "ß", Value(string_val="ß")),
+        ("int64_list", [3, -1, 2**40], Value(int64_list_val=Int64List(val=[3, -1, 2**40]))),
+        ("string_list", ["a", ""], Value(string_list_val=StringList(val=["a", ""]))),
+        ("int64_list", [], Value(int64_list_val=Int64List(val=[]))),
+    ]
+    for dtype, value, feast_proto in cases:
+        assert encode_value(dtype, value) == feast_proto.SerializeToString()  # type: ignore[arg-type]
+        assert decode_value(feast_proto.SerializeToString()) == value
+
+
+def test_online_codec_does_not_import_feast() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, omniseq.features.online, omniseq.features.validation, omniseq.features.offline; "
+    code += "assert 'feast' not in sys.modules, 'feast imported'"
+    subprocess.run([sys.executable, "-c", code], check=True)

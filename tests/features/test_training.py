@@ -23,7 +23,7 @@ def ev(user: str, i: int, ts: int, item: str = "") -> OnlineEvent:
 
 
 def test_label_protocol() -> None:
-    hist = {
+    hist: dict[str, list[OnlineEvent | StoreTransaction]] = {
         "a": [ev("a", 1, 1000 + T0), StoreTransaction("t", "a", ("x",), 1500 + T0, "st"), ev("a", 2, 2000 + T0),
               ev("a", 3, 3000 + T0), ev("a", 4, 4000 + T0)],
         "b": [ev("b", 1, 5000 + T0)],
@@ -56,7 +56,7 @@ def _seq_rows(user: str, n: int) -> list[tuple[str, dict[str, Any], int]]:
 def _write_history(settings: StackSettings) -> dict[str, list[tuple[str, dict[str, Any], int]]]:
     writer = OfflineWriter(settings.dir("offline"))
     hist = {u: _seq_rows(u, 6) for u in ("pa", "pb")}
-    for u, rows in hist.items():
+    for rows in hist.values():
         # the last row is written later (a separate append) -- it must never leak into earlier labels
         writer.write(SEQ, rows[:-1], created_ms=T0)
         writer.write(SEQ, rows[-1:], created_ms=T0 + MIN)
@@ -78,7 +78,11 @@ def test_point_in_time_no_leak(applied_store: Any, feature_settings: StackSettin
     hist = _write_history(feature_settings)
     labels = []
     for u, rows in hist.items():
-        for _, _, ts in rows:  # exactly at a row's time (that row must be excluded), just after, and before all
+        for (
+            _,
+            _,
+            ts,
+        ) in rows:  # exactly at a row's time (that row must be excluded), just after, and before all
             labels += [(u, ts), (u, ts + 1), (u, rows[0][2] - 1)]
     labels.append(("nobody", T0 + 10 * MIN))
     df_labels = pd.DataFrame(labels, columns=["user_id", "label_ts_ms"])
@@ -112,7 +116,9 @@ def test_ttl_and_created_tiebreak(applied_store: Any, feature_settings: StackSet
         assert df.iloc[0].store_visits == new["store_visits"]
         assert df.iloc[0].last_store_id == new["last_store_id"]
     # two views at once: Feast's full feature names
-    both = build_training_set(feature_settings, labels, ["user_instore_agg_v1:store_visits", f"{SEQ}:seq_len"])
+    both = build_training_set(
+        feature_settings, labels, ["user_instore_agg_v1:store_visits", f"{SEQ}:seq_len"]
+    )
     assert list(both.columns[-2:]) == ["user_instore_agg_v1__store_visits", f"{SEQ}__seq_len"]
 
 
@@ -120,7 +126,14 @@ def test_ttl_and_created_tiebreak(applied_store: Any, feature_settings: StackSet
 def test_ttl_on_aggregate_view(applied_store: Any, feature_settings: StackSettings) -> None:
     view = "user_online_agg_10m_v1"
     writer = OfflineWriter(feature_settings.dir("offline"))
-    row = {"n_view": 1, "n_click": 0, "n_add_to_cart": 0, "n_purchase": 0, "n_events": 1, "last_online_ts": T0}
+    row = {
+        "n_view": 1,
+        "n_click": 0,
+        "n_add_to_cart": 0,
+        "n_purchase": 0,
+        "n_events": 1,
+        "last_online_ts": T0,
+    }
     writer.write(view, [("ag", row, T0)], created_ms=T0)
     labels = pd.DataFrame({"user_id": ["ag", "ag"], "label_ts_ms": [T0 + 5 * MIN, T0 + 11 * MIN]})
     for source in (feature_settings, applied_store):

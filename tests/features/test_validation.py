@@ -55,7 +55,11 @@ def _bad_rows() -> list[tuple[str, tuple[Any, Any, Any], str]]:
         ("missing", (uid, {k: v for k, v in f.items() if k != "seq_len"}, ts), "missing_feature"),
         ("unknown", (uid, {**f, "extra": 1}, ts), "unknown_feature"),
         ("empty user", ("", f, ts), "user_id"),
-        ("n_events", ("u", {**sample_row("user_online_agg_1h_v1", "u", 1)[1], "n_events": 10**6}, T0), "aggregate"),
+        (
+            "n_events",
+            ("u", {**sample_row("user_online_agg_1h_v1", "u", 1)[1], "n_events": 10**6}, T0),
+            "aggregate",
+        ),
     ]
 
 

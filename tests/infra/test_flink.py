@@ -51,3 +51,34 @@ def test_parquet_round_trip_through_flink_sql(flink_env: Callable[..., Any], tmp
     files = [p for p in out.rglob("*") if p.is_file() and not p.name.startswith(".")]
     table = pq.read_table(files[0]) if len(files) == 1 else pq.read_table(out)
     assert sorted(table.column("user_id").to_pylist()) == ["u1", "u2"]
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_same_job_runs_on_a_session_cluster(tmp_path: Path) -> None:
+    """flink_target='host:port' submits through REST to a JobManager + TaskManager (as in docker-compose)."""
+    import json
+    import urllib.request
+
+    from omniseq.infra.flink import table_env
+    from omniseq.infra.flink_cluster import FlinkSessionCluster
+    from omniseq.infra.process import pid_alive
+
+    settings = make_test_settings(tmp_path / "run")
+    with FlinkSessionCluster(settings) as cluster:
+        remote = make_test_settings(tmp_path / "run", flink_target=cluster.target)
+        t_env = table_env(remote, streaming=False, parallelism=1)
+        out = tmp_path / "pq"
+        t_env.execute_sql(
+            f"CREATE TABLE pq (user_id STRING, n BIGINT) WITH "
+            f"('connector' = 'filesystem', 'path' = '{out.as_uri()}', 'format' = 'parquet')"
+        )
+        job = t_env.execute_sql("INSERT INTO pq VALUES ('u1', 1), ('u2', 2)")
+        job_id = str(job.get_job_client().get_job_id())
+        job.wait()
+        with urllib.request.urlopen(f"http://{cluster.target}/jobs/overview", timeout=5) as resp:
+            jobs = {j["jid"]: j["state"] for j in json.load(resp)["jobs"]}
+        pids = cluster.pids()
+    assert jobs[job_id] == "FINISHED"  # it ran on the session cluster, not in a local mini-cluster
+    assert sorted(pq.read_table(out).column("user_id").to_pylist()) == ["u1", "u2"]
+    assert len(pids) == 2 and not any(pid_alive(p) for p in pids)

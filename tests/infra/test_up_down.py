@@ -86,3 +86,19 @@ def test_up_reports_a_taken_port(tmp_path: Path) -> None:
     assert up.returncode == 1
     assert f"Redis port 127.0.0.1:{env['OMNISEQ_REDIS_PORT']} is already in use" in up.stderr
     assert read_pids(tmp_path / "run") == {}
+
+
+@pytest.mark.slow
+def test_up_flink_session_detach_then_down(tmp_path: Path) -> None:
+    env = _env(tmp_path / "run")
+    try:
+        up = _omniseq("up", "--detach", "--no-kafka", "--no-redis", "--flink-session", env=env)
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert "OMNISEQ_FLINK_TARGET=127.0.0.1:" in up.stdout
+        pids = read_pids(tmp_path / "run")
+        assert set(pids) == {"flink-jobmanager", "flink-taskmanager"}
+        assert all(pid_alive(p) for p in pids.values())
+    finally:
+        down = _omniseq("down", env=env)
+    assert down.returncode == 0, down.stderr
+    assert not any(pid_alive(p) for p in pids.values()), down.stdout

@@ -186,3 +186,17 @@ def test_services_can_be_overridden(served: Served) -> None:
         assert served.client.get("/readyz").status_code == 503
     finally:
         app.dependency_overrides.clear()  # type: ignore[attr-defined]
+
+
+def test_exclude_seen_setting(redis_proc: RedisProcess, tmp_path: Path) -> None:
+    registry = ModelRegistry(tmp_path / "registry")
+    registry.promote(export_version(registry, tmp_path))
+    write_users(redis_proc.port)
+    app = create_app(settings_for(redis_proc.port, registry.root, exclude_seen=True))
+    with TestClient(app) as client:
+        items = [
+            it["item_id"]
+            for it in client.post("/recommend", json={"user_id": "alice", "k": 100}).json()["items"]
+        ]
+    seen = set(HISTORY) | set(BASKET)
+    assert len(items) == 60 - len(seen) and not seen & set(items)
