@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import time
 from pathlib import Path
 
@@ -27,6 +28,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--registered", action="store_true", help="list what the Feast registry holds (after apply) instead"
     )
     sub.add_parser("apply", help="register entities, feature views and services (feast apply)")
+    mat = sub.add_parser("materialize", help="load the newest offline rows into Redis (after a Redis loss)")
+    mat.add_argument("--views", nargs="+", help="feature views (default: all)")
+    mat.add_argument("--start", default="1990-01-01", help="ISO date/time, UTC (default 1990-01-01)")
+    mat.add_argument("--end", help="ISO date/time, UTC (default: now)")
     for p in sub.choices.values():
         p.add_argument("--feature-repo", type=Path, help="Feast repo folder (default: OMNISEQ_FEATURE_REPO)")
 
@@ -92,4 +97,27 @@ def run(args: argparse.Namespace) -> int:
             f"applied {n} feature views to {registry_path(settings)} in {time.perf_counter() - start:.1f} s"
         )
         return 0
+    if args.action == "materialize":
+        return _materialize(args, console)
     raise SystemExit(f"unknown action {args.action!r}")
+
+
+def _utc(text: str) -> dt.datetime:
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise SystemExit(f"not an ISO date/time: {text!r}") from None
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def _materialize(args: argparse.Namespace, console: Console) -> int:
+    from omniseq.features.store import feature_store
+    from omniseq.features.views import view
+
+    for name in args.views or []:
+        view(name)  # unknown names: a clear error before Feast runs
+    store = feature_store(_settings(args))
+    start, end = _utc(args.start), _utc(args.end) if args.end else dt.datetime.now(dt.UTC)
+    store.materialize(start_date=start, end_date=end, feature_views=args.views)
+    console.print(f"materialized {', '.join(args.views or ['all views'])} from {start} to {end}")
+    return 0

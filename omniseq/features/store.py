@@ -86,6 +86,8 @@ def apply(settings: StackSettings | None = None, store: FeatureStore | None = No
     settings = settings or StackSettings()
     store = store or feature_store(settings)
     defs = build_definitions(settings.dir("offline"))
+    for name in defs.feature_views:  # Feast validates that a FileSource folder exists
+        (settings.dir("offline") / name).mkdir(parents=True, exist_ok=True)
     wanted_views = set(defs.feature_views)
     wanted_services = set(defs.services)
     stale: list[Any] = [v for v in store.list_feature_views() if v.name not in wanted_views]
