@@ -43,16 +43,18 @@ def decide(
     if metric not in challenger_metrics:
         raise KeyError(f"metric {metric!r} missing from challenger metrics {sorted(challenger_metrics)}")
     new = float(challenger_metrics[metric])
-    common = {"metric": metric, "challenger": challenger, "champion": champion, "challenger_value": new,
-              "margin": margin}
+
+    def verdict(promote: bool, reason: str, old: float | None) -> Decision:
+        return Decision(promote, reason, metric, challenger, champion, new, old, margin)
+
     if not math.isfinite(new):
-        return Decision(False, f"challenger {metric} is not finite", champion_value=None, **common)
+        return verdict(False, f"challenger {metric} is not finite", None)
     if champion is None or champion_metrics is None or metric not in champion_metrics:
-        return Decision(True, "no champion to beat", champion_value=None, **common)
+        return verdict(True, "no champion to beat", None)
     old = float(champion_metrics[metric])
     threshold = old * (1.0 + margin)
     if new >= threshold and new > old:
-        reason = f"{metric} {new:.4f} >= champion {old:.4f} x (1 + {margin:g})"
-        return Decision(True, reason, champion_value=old, **common)
-    reason = f"{metric} {new:.4f} < required {threshold:.4f} (champion {old:.4f}, margin {margin:g})"
-    return Decision(False, reason, champion_value=old, **common)
+        return verdict(True, f"{metric} {new:.4f} >= champion {old:.4f} x (1 + {margin:g})", old)
+    return verdict(
+        False, f"{metric} {new:.4f} < required {threshold:.4f} (champion {old:.4f}, margin {margin:g})", old
+    )

@@ -68,7 +68,9 @@ def time_range(cfg: RetrainConfig, now_ms: int | None = None) -> tuple[int, int]
     return end - int(cfg.lookback_days * DAY_MS), end
 
 
-def load_sequences(settings: StackSettings, view_name: str, start_ms: int, end_ms: int) -> list[HybridSequence]:
+def load_sequences(
+    settings: StackSettings, view_name: str, start_ms: int, end_ms: int
+) -> list[HybridSequence]:
     """Each user's hybrid sequence as of ``end_ms`` from the offline store, limited to ``[start_ms, end_ms]``."""
     from omniseq.features.offline import OfflineWriter
     from omniseq.features.training import LABEL_TS, build_training_set
@@ -82,7 +84,7 @@ def load_sequences(settings: StackSettings, view_name: str, start_ms: int, end_m
     for rec in frame.to_dict("records"):
         if rec.get("tok_types") is None:
             continue
-        seq = HybridSequence.from_features(str(rec["user_id"]), rec)
+        seq = HybridSequence.from_features(str(rec["user_id"]), {str(k): v for k, v in rec.items()})
         seq.tokens = [t for t in seq.tokens if start_ms <= t.ts_ms <= end_ms]
         if seq.tokens:
             out.append(seq)
@@ -128,7 +130,9 @@ def evaluate_version(version: Any, data: HeldOut, batch: int = 256) -> dict[str,
     return {k: v for k, v in metrics_from_ranks(torch.cat(ranks)).items() if k != "mrr"}
 
 
-def train_challenger(cfg: RetrainConfig, seqs: Sequence[HybridSequence], registry: Any, rng: tuple[int, int]) -> str:
+def train_challenger(
+    cfg: RetrainConfig, seqs: Sequence[HybridSequence], registry: Any, rng: tuple[int, int]
+) -> str:
     """Train ``cfg.model`` on the sequences, export and register it (not promoted); returns the version."""
     from models.data import from_feature_frame
     from models.train import TrainConfig, manifest_of, run_training, write_artifacts
@@ -167,8 +171,14 @@ def retrain_once(cfg: RetrainConfig, settings: StackSettings | None = None) -> D
     old_metrics = evaluate_version(champion, data) if champion is not None else None
     decision = decide(challenger, new_metrics, champion.version if champion else None, old_metrics,
                       metric=cfg.metric, margin=cfg.margin)  # fmt: skip
-    record = {**decision.to_record(), "held_out_users": len(data.users), "train_data_range": list(rng),
-              "challenger_metrics": new_metrics, "champion_metrics": old_metrics, "at_ms": int(time.time() * 1000)}
+    record = {
+        **decision.to_record(),
+        "held_out_users": len(data.users),
+        "train_data_range": list(rng),
+        "challenger_metrics": new_metrics,
+        "champion_metrics": old_metrics,
+        "at_ms": int(time.time() * 1000),
+    }
     registry.record_decision(record)
     if decision.promote:
         registry.promote(challenger)

@@ -73,7 +73,9 @@ def test_bad_json_is_a_schema_error() -> None:
 
 
 def test_store_transaction_is_a_set() -> None:
-    t = parse_store_transaction({"txn_id": "t", "user_id": "u", "items": ["a", "b"], "ts_ms": TS, "store_id": "s"})
+    t = parse_store_transaction(
+        {"txn_id": "t", "user_id": "u", "items": ["a", "b"], "ts_ms": TS, "store_id": "s"}
+    )
     assert t.items == ("a", "b")
     with pytest.raises(SchemaError, match="duplicate"):
         StoreTransaction("t", "u", ("a", "a"), TS, "s")
@@ -91,8 +93,16 @@ def test_arrow_round_trip() -> None:
 
 
 def test_arrow_type_mismatch_is_reported() -> None:
-    bad = pa.table({"event_id": ["e"], "user_id": ["u"], "item_id": ["i"], "event_type": ["view"],
-                    "ts_ms": ["x"], "session_id": ["s"]})
+    bad = pa.table(
+        {
+            "event_id": ["e"],
+            "user_id": ["u"],
+            "item_id": ["i"],
+            "event_type": ["view"],
+            "ts_ms": ["x"],
+            "session_id": ["s"],
+        }
+    )
     with pytest.raises(SchemaError, match="ts_ms"):
         list(table_to_events(bad))
 

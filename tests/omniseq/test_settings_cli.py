@@ -41,7 +41,17 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     for name in ("generate", "replay", "pipeline", "train", "evaluate", "serve", "retrain", "bench", "up"):
         assert name in out
-    assert set(COMMANDS) >= {"generate", "replay", "pipeline", "train", "evaluate", "serve", "retrain", "bench", "up"}
+    assert set(COMMANDS) >= {
+        "generate",
+        "replay",
+        "pipeline",
+        "train",
+        "evaluate",
+        "serve",
+        "retrain",
+        "bench",
+        "up",
+    }
 
 
 def test_every_command_module_exists_and_parses() -> None:

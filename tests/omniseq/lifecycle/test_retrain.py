@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from models.registry import ModelRegistry
-from omniseq.data.simulator import Simulator
 from omniseq.data.sim_config import SimulatorConfig
+from omniseq.data.simulator import Simulator
 from omniseq.features.offline import OfflineWriter
 from omniseq.features.sequence import HybridSequence
 from omniseq.lifecycle.retrain import RetrainConfig, held_out, load_sequences, retrain_once

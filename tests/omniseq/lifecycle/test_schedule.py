@@ -20,7 +20,9 @@ class FakeClock:
 
 
 def test_next_run_and_validation() -> None:
-    assert next_run("*/5 * * * *", datetime(2026, 1, 1, 0, 1, tzinfo=UTC)) == datetime(2026, 1, 1, 0, 5, tzinfo=UTC)
+    assert next_run("*/5 * * * *", datetime(2026, 1, 1, 0, 1, tzinfo=UTC)) == datetime(
+        2026, 1, 1, 0, 5, tzinfo=UTC
+    )
     with pytest.raises(ValueError, match="cron"):
         validate_cron("every minute")
 

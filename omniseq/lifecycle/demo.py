@@ -1,0 +1,269 @@
+"""``omniseq demo`` (what ``make demo`` runs): the whole loop on local processes.
+
+Kafka + Redis (``LocalStack``) → ``feast apply`` → the PyFlink job (``omniseq pipeline``) → replay of the simulator
+(or a dataset) into Kafka with in-store Parquet drops → features flow into Redis and the Parquet offline store →
+a model trained from the offline store, registered and promoted (:mod:`omniseq.lifecycle.retrain`) → the API
+(``omniseq serve``) → a few ``POST /recommend`` calls for users with online-only and with online + in-store
+histories. It stays up until Ctrl-C and then stops every process it started.
+
+Stream state (Kafka, Redis, offline store, landing folder, Flink checkpoints) is fresh on every run; the model
+registry is kept, so a second run reuses the champion instead of training again (``OMNISEQ_DEMO_RETRAIN=true``
+trains anyway).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+from rich.console import Console
+
+from omniseq.settings import OmniseqSettings, StackSettings
+
+console = Console()
+FRESH_DIRS = ("kafka", "redis", "landing", "offline", "quarantine", "pipeline", "feast")
+
+
+class DemoSettings(OmniseqSettings):
+    """Env ``OMNISEQ_DEMO_<FIELD>``; unknown keys rejected."""
+
+    model_config = SettingsConfigDict(env_prefix="OMNISEQ_DEMO_", extra="forbid", validate_default=True)
+
+    dataset: str = "simulator"  # any omniseq.data.load name: simulator, hm, sim:<dir>, ...
+    users: int = Field(default=300, ge=10)  # simulator users
+    rate: float = Field(default=5000.0, gt=0)  # replayed online events per second
+    model: str = "sasrec_attne"
+    epochs: int = Field(default=8, ge=1)
+    retrain: bool = False  # train even when the registry already has a champion
+    retrain_cron: str | None = None  # also run scheduled retraining in the background
+    feature_timeout_s: float = Field(default=300.0, gt=0)
+    stay_up: bool = True  # wait for Ctrl-C at the end
+
+
+def _python_bin() -> str:
+    return str(Path(sys.executable).with_name("omniseq"))
+
+
+class Processes:
+    """Child processes with log files; all stopped (SIGTERM, then SIGKILL) on exit."""
+
+    def __init__(self, log_dir: Path, env: dict[str, str]) -> None:
+        self.log_dir, self.env = log_dir, env
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        log_dir.mkdir(parents=True, exist_ok=True)
+
+    def start(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
+        log = (self.log_dir / f"{name}.log").open("wb")
+        proc = subprocess.Popen([_python_bin(), *args], stdout=log, stderr=subprocess.STDOUT, env=self.env,
+                                start_new_session=True)  # fmt: skip
+        self.procs[name] = proc
+        return proc
+
+    def check(self, name: str) -> None:
+        proc = self.procs[name]
+        if proc.poll() is not None:
+            tail = (self.log_dir / f"{name}.log").read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"{name} exited with {proc.returncode}; last log lines:\n{tail}")
+
+    def stop_all(self) -> None:
+        for name, proc in reversed(list(self.procs.items())):
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGINT if name == "pipeline" else signal.SIGTERM)
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def wait_until(what: str, check: Callable[[], bool], timeout: float, poll: float = 1.0,
+               alive: Callable[[], None] = lambda: None) -> None:  # fmt: skip
+    deadline = time.monotonic() + timeout
+    with console.status(f"waiting for {what}"):
+        while not check():
+            alive()
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+            time.sleep(poll)
+
+
+def expected_users(demo: DemoSettings) -> tuple[set[str], set[str]]:
+    """(users with online events, users with in-store baskets) of the replayed data."""
+    from omniseq.data import load
+    from omniseq.schema import StoreTransaction
+
+    ds = load(demo.dataset, None, **({"users": demo.users} if demo.dataset == "simulator" else {}))
+    online: set[str] = set()
+    store: set[str] = set()
+    for b in ds.behaviours():
+        (store if isinstance(b, StoreTransaction) else online).add(b.user_id)
+    return online, store
+
+
+def sequences_in_redis(settings: StackSettings, users: list[str], view: str) -> list[dict[str, Any] | None]:
+    import redis
+
+    from omniseq.features.online import RedisOnlineStore
+
+    client = redis.Redis(host=settings.redis_host, port=settings.redis_port, password=settings.redis_password)
+    try:
+        return RedisOnlineStore(client).read(view, users)
+    finally:
+        client.close()
+
+
+def pick_users(settings: StackSettings, online: set[str], store: set[str], view: str) -> dict[str, list[str]]:
+    users = sorted(online)
+    rows = sequences_in_redis(settings, users, view)
+    picks: dict[str, list[str]] = {"online only": [], "online + in-store": []}
+    for user, row in zip(users, rows, strict=True):
+        if row is None:
+            continue
+        group = "online + in-store" if 4 in (row.get("tok_types") or []) else "online only"
+        if len(picks[group]) < 2:
+            picks[group].append(user)
+    return picks
+
+
+def fresh_state(settings: StackSettings) -> None:
+    for name in FRESH_DIRS:
+        shutil.rmtree(settings.run_dir / name, ignore_errors=True)
+    for name in ("landing", "offline", "quarantine"):
+        shutil.rmtree(settings.dir(name), ignore_errors=True)
+
+
+def ensure_model(demo: DemoSettings, settings: StackSettings) -> str:
+    from models.registry import ModelRegistry
+    from omniseq.lifecycle.retrain import RetrainConfig, retrain_once
+
+    registry = ModelRegistry(settings.dir("registry"))
+    champion = registry.champion()
+    if champion is not None and not demo.retrain:
+        console.print(
+            f"reusing champion [bold]{champion.version}[/] (OMNISEQ_DEMO_RETRAIN=true to train again)"
+        )
+        return champion.version
+    cfg = RetrainConfig(model=demo.model, epochs=demo.epochs, margin=0.0, min_users=10,
+                        end_ms=int(time.time() * 1000))  # fmt: skip
+    decision = retrain_once(cfg, settings)
+    console.print(f"trained {decision.challenger}: {decision.reason}")
+    current = registry.champion()
+    assert current is not None
+    return current.version
+
+
+def show_recommendations(base: str, picks: dict[str, list[str]]) -> None:
+    from rich.table import Table
+
+    with httpx.Client(base_url=base, timeout=10) as http:
+        for group, users in picks.items():
+            for user in users:
+                body = http.post("/recommend", json={"user_id": user, "k": 5}).json()
+                table = Table(title=f"{group}: user {user} (model {body.get('model_version')}, "
+                              f"fallback={body.get('fallback')})")  # fmt: skip
+                table.add_column("rank")
+                table.add_column("item_id")
+                table.add_column("score", justify="right")
+                for i, item in enumerate(body.get("items", []), 1):
+                    table.add_row(str(i), item["item_id"], f"{item['score']:.3f}")
+                console.print(table)
+        cold = http.post("/recommend", json={"user_id": "a-user-never-seen", "k": 3}).json()
+        console.print(f"new user -> fallback={cold['fallback']}: {[i['item_id'] for i in cold['items']]}")
+
+
+@contextlib.contextmanager
+def local_stack(settings: StackSettings) -> Iterator[Any]:
+    from omniseq.infra.stack import LocalStack
+
+    stack = LocalStack(settings).start(handle_signals=False)
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+def run_demo(demo: DemoSettings | None = None, settings: StackSettings | None = None) -> int:
+    demo, settings = demo or DemoSettings(), settings or StackSettings()
+    t0 = time.monotonic()
+    fresh_state(settings)
+    env = {**os.environ, "OMNISEQ_RUN_DIR": str(settings.run_dir.resolve())}
+    procs = Processes(settings.run_dir / "logs", env)
+    view = "user_hybrid_seq_v2"
+    try:
+        with local_stack(settings):
+            console.rule("[bold]1. Kafka (KRaft) and Redis are up")
+            from omniseq.features.store import apply
+
+            apply(settings)
+            console.rule("[bold]2. feature views registered (feast apply); starting the PyFlink job")
+            procs.start("pipeline", ["pipeline", "--fresh"])
+            online, store = expected_users(demo)
+            replay = ["replay", demo.dataset, "--rate", str(demo.rate), "--no-progress"]
+            if demo.dataset == "simulator":
+                replay += ["--users", str(demo.users)]
+            console.rule(
+                f"[bold]3. replaying {demo.dataset} ({len(online)} online users, {len(store)} in-store)"
+            )
+            procs.start("replay", replay)
+
+            def all_users_have_sequences() -> bool:
+                rows = sequences_in_redis(settings, sorted(online), view)
+                return sum(r is not None for r in rows) >= len(online)
+
+            wait_until("every user's hybrid sequence in Redis", all_users_have_sequences, demo.feature_timeout_s,
+                       alive=lambda: procs.check("pipeline"))  # fmt: skip
+            console.rule("[bold]4. features are in Redis and the Parquet offline store; training")
+            wait_until("the replay to finish", lambda: procs.procs["replay"].poll() is not None, 600)
+            time.sleep(6)  # one checkpoint interval: offline files are committed on checkpoints
+            version = ensure_model(demo, settings)
+            console.rule(f"[bold]5. champion {version}; starting the API")
+            procs.start("api", ["serve", "--port", str(settings.api_port), "--no-access-log"])
+            base = f"http://{settings.api_host}:{settings.api_port}"
+            wait_until("the API to be ready", lambda: _ready(base), 120, alive=lambda: procs.check("api"))
+            console.rule("[bold]6. POST /recommend")
+            show_recommendations(base, pick_users(settings, online, store, view))
+            if demo.retrain_cron:
+                procs.start("trainer", ["retrain", "--schedule", "--cron", demo.retrain_cron])
+            _where_to_look(base, settings, time.monotonic() - t0)
+            if demo.stay_up:
+                console.print("[bold]running; Ctrl-C stops every process[/]")
+                while True:
+                    for name in ("pipeline", "api"):
+                        procs.check(name)
+                    time.sleep(1)
+    except KeyboardInterrupt:
+        console.print("stopping...")
+    finally:
+        procs.stop_all()
+    return 0
+
+
+def _ready(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/readyz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _where_to_look(base: str, settings: StackSettings, elapsed: float) -> None:
+    console.print(f"demo ready in {elapsed:.0f}s")
+    console.print(f"  API docs:      {base}/docs")
+    console.print(f"  metrics:       {base}/metrics   (pipeline: omniseq pipeline --metrics json)")
+    console.print(f"  model registry {settings.dir('registry')}  (omniseq models list)")
+    console.print(f"  offline store  {settings.dir('offline')}")
+    console.print(f"  logs           {settings.run_dir / 'logs'}")
+    console.print("  benchmarks     bench/results/*.json (omniseq bench all)")
