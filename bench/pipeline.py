@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -221,6 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             redis_srv.stop()
             broker.stop()
+    result["load_average_1m_end"] = round(os.getloadavg()[0], 2)
     result["config"] = {"events": args.events, "users": users, "offline": not args.no_offline,
                         "parallelism": cfg.flink_parallelism, "python_bundle_ms": cfg.python_bundle_ms,
                         "redis_flush_ms": cfg.redis_flush_ms}  # fmt: skip
@@ -243,6 +245,7 @@ def _run(
     producer.close()
     result: dict[str, Any] = {"produce_events_per_s": round(len(backlog) / (time.monotonic() - t0))}
     result["acknowledged"], result["failed"] = stats.acknowledged, stats.failed
+    result["load_average_1m_start"] = round(os.getloadavg()[0], 2)
     job = start(cfg, cfg.redis_url, resolve_jars(cfg), resume=False, rest_port=rest_port)
     try:
         result.update(_drain(cfg, len(backlog), rest_port, timeout_s=600))

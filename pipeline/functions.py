@@ -100,9 +100,11 @@ class HybridFeatures(KeyedProcessFunction):
         self.offline_tags = offline_tags or {}
 
     def open(self, ctx: RuntimeContext) -> None:
-        ttl = StateTtlConfig.new_builder(Time.days(self.cfg["state_ttl_days"])).build()
         desc = ValueStateDescriptor("user", Types.PICKLED_BYTE_ARRAY())
-        desc.enable_time_to_live(ttl)
+        if self.cfg["state_ttl_days"]:
+            desc.enable_time_to_live(
+                StateTtlConfig.new_builder(Time.days(self.cfg["state_ttl_days"])).build()
+            )
         self.state = ctx.get_state(desc)
         self.writer: OnlineWriter = open_online_writer(self.cfg["online_uri"])
         self.counters = Counters(

@@ -15,7 +15,7 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
-from pyflink.common import Row, Types
+from pyflink.common import Types
 from pyflink.datastream import DataStream, OutputTag
 from pyflink.table import Schema, StatementSet, StreamTableEnvironment, Table
 
@@ -178,7 +178,7 @@ def build_window_writer(
         union = tagged if union is None else union.union_all(tagged)
     if union is None:
         return
-    rows = t_env.to_data_stream(union).map(lambda r: Row(*r), output_type=fn.WINDOW_ROW_TYPE)
+    rows = t_env.to_data_stream(union)  # Rows of (view, user_id, counts..., last_online_ts)
     writer = fn.WindowWriter(operator_cfg(cfg, online_uri))
     written = rows.key_by(lambda r: r[1], key_type=Types.STRING()).process(writer).uid("window-writer")
     written.print()  # emits nothing; a sink keeps the operator in the graph

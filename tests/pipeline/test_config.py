@@ -28,3 +28,14 @@ def test_folders_derive_from_run_dir(tmp_path) -> None:  # type: ignore[no-untyp
     cfg = PipelineSettings(run_dir=tmp_path)
     assert cfg.accepted_dir.is_relative_to(tmp_path) and cfg.checkpoint_dir.is_relative_to(tmp_path)
     assert cfg.max_seq_len == max(cfg.seq_views.values())
+
+
+def test_sql_placeholders_are_checked() -> None:
+    from pipeline.job import render_sql
+
+    sql = render_sql("kafka_source", topic="t", bootstrap="h:1", group_id="g", startup_mode="earliest-offset")
+    assert "'topic' = 't'" in sql and "${" not in sql
+    with pytest.raises(ValueError, match="no value for placeholder 'group_id'"):
+        render_sql("kafka_source", topic="t", bootstrap="h:1", startup_mode="earliest-offset")
+    with pytest.raises(ValueError, match="must not contain a quote"):
+        render_sql("kafka_source", topic="t'x", bootstrap="h:1", group_id="g", startup_mode="e")

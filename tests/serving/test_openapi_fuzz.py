@@ -48,7 +48,11 @@ def test_no_server_errors_and_schema_conformance(api_schema: Any, mode: Generati
         @given(case=operation.as_strategy(generation_mode=mode))
         @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         def check(case: Any) -> None:
-            response = case.call_and_validate()
+            response = case.call()
             assert response.status_code < 500, response.text
+            if response.status_code == 413:  # oversized generated bodies are rejected before validation
+                assert "too large" in response.text
+                return
+            case.validate_response(response)
 
         check()
