@@ -34,10 +34,6 @@ DLQ_TYPE = Types.ROW_NAMED(
     ["reason", "payload", "payload_encoding", "source_partition", "source_offset"],
     [Types.STRING(), Types.STRING(), Types.STRING(), Types.INT(), Types.LONG()],
 )
-WINDOW_ROW_TYPE = Types.ROW_NAMED(
-    ["view", "user_id", "n_view", "n_click", "n_add_to_cart", "n_purchase", "n_events", "last_online_ts"],
-    [Types.STRING(), Types.STRING()] + [Types.LONG()] * 6,
-)
 DLQ_TAG = OutputTag("dlq", DLQ_TYPE)
 
 

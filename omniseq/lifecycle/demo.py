@@ -20,7 +20,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +76,15 @@ class Processes:
             tail = (self.log_dir / f"{name}.log").read_text(errors="replace")[-3000:]
             raise RuntimeError(f"{name} exited with {proc.returncode}; last log lines:\n{tail}")
 
+    def check_exit(self, name: str) -> None:
+        """``name`` must have finished, successfully."""
+        code = self.procs[name].poll()
+        if code is None:
+            raise RuntimeError(f"{name} is still running")
+        if code:
+            tail = (self.log_dir / f"{name}.log").read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"{name} failed with exit code {code}; last log lines:\n{tail}")
+
     def stop_all(self) -> None:
         for name, proc in reversed(list(self.procs.items())):
             if proc.poll() is None:
@@ -101,17 +110,38 @@ def wait_until(what: str, check: Callable[[], bool], timeout: float, poll: float
             time.sleep(poll)
 
 
-def expected_users(demo: DemoSettings) -> tuple[set[str], set[str]]:
-    """(users with online events, users with in-store baskets) of the replayed data."""
+def expected_users(demo: DemoSettings) -> tuple[dict[str, int], set[str]]:
+    """Of the replayed data: each user with online events -> the time of their newest behaviour, and the users
+    with in-store baskets."""
     from omniseq.data import load
     from omniseq.schema import StoreTransaction
 
     ds = load(demo.dataset, None, **({"users": demo.users} if demo.dataset == "simulator" else {}))
+    newest: dict[str, int] = {}
     online: set[str] = set()
     store: set[str] = set()
     for b in ds.behaviours():
         (store if isinstance(b, StoreTransaction) else online).add(b.user_id)
-    return online, store
+        newest[b.user_id] = max(newest.get(b.user_id, 0), b.ts_ms)
+    return {u: newest[u] for u in online}, store
+
+
+def caught_up(settings: StackSettings, newest: dict[str, int], view: str) -> bool:
+    """Every user's sequence in Redis holds their newest behaviour."""
+    users = sorted(newest)
+    rows = sequences_in_redis(settings, users, view)
+    return all(r is not None and int(r["last_ts"]) >= newest[u] for u, r in zip(users, rows, strict=True))
+
+
+def offline_caught_up(settings: StackSettings, newest: dict[str, int], view: str) -> bool:
+    """Every user's newest offline row holds their newest behaviour (rows are committed on checkpoints)."""
+    from omniseq.features.offline import OfflineWriter
+
+    table = OfflineWriter(settings.dir("offline")).read(view).select(["user_id", "last_ts"]).to_pylist()
+    seen: dict[str, int] = {}
+    for rec in table:
+        seen[rec["user_id"]] = max(seen.get(rec["user_id"], 0), int(rec["last_ts"] or 0))
+    return all(seen.get(u, 0) >= ts for u, ts in newest.items())
 
 
 def sequences_in_redis(settings: StackSettings, users: list[str], view: str) -> list[dict[str, Any] | None]:
@@ -126,7 +156,9 @@ def sequences_in_redis(settings: StackSettings, users: list[str], view: str) -> 
         client.close()
 
 
-def pick_users(settings: StackSettings, online: set[str], store: set[str], view: str) -> dict[str, list[str]]:
+def pick_users(
+    settings: StackSettings, online: Collection[str], store: set[str], view: str
+) -> dict[str, list[str]]:
     users = sorted(online)
     rows = sequences_in_redis(settings, users, view)
     picks: dict[str, list[str]] = {"online only": [], "online + in-store": []}
@@ -196,59 +228,95 @@ def local_stack(settings: StackSettings) -> Iterator[Any]:
         stack.stop()
 
 
+def settings_env(settings: StackSettings) -> dict[str, str]:
+    """The environment that gives a child process the same StackSettings (``OMNISEQ_<FIELD>`` variables)."""
+    env = dict(os.environ)
+    for name in StackSettings.model_fields:
+        value = getattr(settings, name)
+        if value is not None:
+            env[f"OMNISEQ_{name.upper()}"] = (
+                str(Path(value).resolve()) if isinstance(value, Path) else str(value)
+            )
+    return env
+
+
+class Loop:
+    """The steps of the loop on an already running Kafka + Redis; shared by the demo and the end-to-end tests."""
+
+    view = "user_hybrid_seq_v2"
+
+    def __init__(self, demo: DemoSettings, settings: StackSettings) -> None:
+        self.demo, self.settings = demo, settings
+        self.procs = Processes(settings.run_dir / "logs", settings_env(settings))
+        self.base = f"http://{settings.api_host}:{settings.api_port}"
+
+    def start_pipeline(self) -> None:
+        from omniseq.features.store import apply
+
+        apply(self.settings)
+        self.procs.start("pipeline", ["pipeline", "--fresh"])
+
+    def replay(self) -> tuple[dict[str, int], set[str]]:
+        online, store = expected_users(self.demo)
+        args = ["replay", self.demo.dataset, "--rate", str(self.demo.rate), "--no-progress"]
+        if self.demo.dataset == "simulator":
+            args += ["--users", str(self.demo.users)]
+        self.procs.start("replay", args)
+        return online, store
+
+    def wait_for_features(self, newest: dict[str, int]) -> None:
+        """Until every user's newest behaviour is in Redis and in the offline store."""
+        alive = lambda: self.procs.check("pipeline")  # noqa: E731
+        timeout = self.demo.feature_timeout_s
+        wait_until("the replay to finish", lambda: self.procs.procs["replay"].poll() is not None, timeout)
+        self.procs.check_exit("replay")
+        wait_until("every user's newest behaviour in Redis", lambda: caught_up(self.settings, newest, self.view),
+                   timeout, alive=alive)  # fmt: skip
+        wait_until("the offline store to catch up", lambda: offline_caught_up(self.settings, newest, self.view),
+                   timeout, alive=alive)  # fmt: skip
+
+    def start_api(self) -> str:
+        self.procs.start("api", ["serve", "--port", str(self.settings.api_port), "--no-access-log"])
+        wait_until(
+            "the API to be ready", lambda: _ready(self.base), 120, alive=lambda: self.procs.check("api")
+        )
+        return self.base
+
+    def stop(self) -> None:
+        self.procs.stop_all()
+
+
 def run_demo(demo: DemoSettings | None = None, settings: StackSettings | None = None) -> int:
     demo, settings = demo or DemoSettings(), settings or StackSettings()
     t0 = time.monotonic()
     fresh_state(settings)
-    env = {**os.environ, "OMNISEQ_RUN_DIR": str(settings.run_dir.resolve())}
-    procs = Processes(settings.run_dir / "logs", env)
-    view = "user_hybrid_seq_v2"
+    loop = Loop(demo, settings)
     try:
         with local_stack(settings):
-            console.rule("[bold]1. Kafka (KRaft) and Redis are up")
-            from omniseq.features.store import apply
-
-            apply(settings)
-            console.rule("[bold]2. feature views registered (feast apply); starting the PyFlink job")
-            procs.start("pipeline", ["pipeline", "--fresh"])
-            online, store = expected_users(demo)
-            replay = ["replay", demo.dataset, "--rate", str(demo.rate), "--no-progress"]
-            if demo.dataset == "simulator":
-                replay += ["--users", str(demo.users)]
+            console.rule("[bold]1. Kafka (KRaft) and Redis are up; feast apply; starting the PyFlink job")
+            loop.start_pipeline()
+            online, store = loop.replay()
             console.rule(
-                f"[bold]3. replaying {demo.dataset} ({len(online)} online users, {len(store)} in-store)"
+                f"[bold]2. replaying {demo.dataset} ({len(online)} online users, {len(store)} in-store)"
             )
-            procs.start("replay", replay)
-
-            def all_users_have_sequences() -> bool:
-                rows = sequences_in_redis(settings, sorted(online), view)
-                return sum(r is not None for r in rows) >= len(online)
-
-            wait_until("every user's hybrid sequence in Redis", all_users_have_sequences, demo.feature_timeout_s,
-                       alive=lambda: procs.check("pipeline"))  # fmt: skip
-            console.rule("[bold]4. features are in Redis and the Parquet offline store; training")
-            wait_until("the replay to finish", lambda: procs.procs["replay"].poll() is not None, 600)
-            time.sleep(6)  # one checkpoint interval: offline files are committed on checkpoints
+            loop.wait_for_features(online)
+            console.rule("[bold]3. features are in Redis and the Parquet offline store")
             version = ensure_model(demo, settings)
-            console.rule(f"[bold]5. champion {version}; starting the API")
-            procs.start("api", ["serve", "--port", str(settings.api_port), "--no-access-log"])
-            base = f"http://{settings.api_host}:{settings.api_port}"
-            wait_until("the API to be ready", lambda: _ready(base), 120, alive=lambda: procs.check("api"))
-            console.rule("[bold]6. POST /recommend")
-            show_recommendations(base, pick_users(settings, online, store, view))
+            console.rule(f"[bold]4. champion {version}; starting the API")
+            base = loop.start_api()
+            console.rule("[bold]5. POST /recommend")
+            show_recommendations(base, pick_users(settings, online, store, loop.view))
             if demo.retrain_cron:
-                procs.start("trainer", ["retrain", "--schedule", "--cron", demo.retrain_cron])
+                loop.procs.start("trainer", ["retrain", "--schedule", "--cron", demo.retrain_cron])
             _where_to_look(base, settings, time.monotonic() - t0)
-            if demo.stay_up:
-                console.print("[bold]running; Ctrl-C stops every process[/]")
-                while True:
-                    for name in ("pipeline", "api"):
-                        procs.check(name)
-                    time.sleep(1)
+            while demo.stay_up:
+                for name in ("pipeline", "api"):
+                    loop.procs.check(name)
+                time.sleep(1)
     except KeyboardInterrupt:
         console.print("stopping...")
     finally:
-        procs.stop_all()
+        loop.stop()
     return 0
 
 
