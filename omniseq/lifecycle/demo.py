@@ -205,8 +205,8 @@ def show_recommendations(base: str, picks: dict[str, list[str]]) -> None:
         for group, users in picks.items():
             for user in users:
                 body = http.post("/recommend", json={"user_id": user, "k": 5}).json()
-                table = Table(title=f"{group}: user {user} (model {body.get('model_version')}, "
-                              f"fallback={body.get('fallback')})")  # fmt: skip
+                table = Table(title=f"{group}: {user}", caption=f"model {body.get('model_version')}, "
+                              f"fallback={body.get('fallback')}")  # fmt: skip
                 table.add_column("rank")
                 table.add_column("item_id")
                 table.add_column("score", justify="right")
