@@ -39,7 +39,7 @@ setup: sysdeps venv jars
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy omniseq pipeline models serving feature_repo bench
+	$(VENV)/bin/mypy omniseq pipeline models serving feature_repo bench scripts
 
 unit: setup
 	$(PY) -m pytest -m "not integration and not slow" $(PYTEST_ARGS)

@@ -91,7 +91,14 @@ class StoreTransaction:
 
 Behaviour = OnlineEvent | StoreTransaction
 
-ONLINE_FIELDS: Final[tuple[str, ...]] = ("event_id", "user_id", "item_id", "event_type", "ts_ms", "session_id")
+ONLINE_FIELDS: Final[tuple[str, ...]] = (
+    "event_id",
+    "user_id",
+    "item_id",
+    "event_type",
+    "ts_ms",
+    "session_id",
+)
 STORE_FIELDS: Final[tuple[str, ...]] = ("txn_id", "user_id", "items", "ts_ms", "store_id")
 
 ONLINE_EVENT_SCHEMA: Final[pa.Schema] = pa.schema(
@@ -135,7 +142,9 @@ def _check_ts(kind: str, rec: Mapping[str, Any]) -> None:
     if isinstance(ts, bool) or not isinstance(ts, int):
         raise SchemaError(kind, "ts_ms", f"must be an integer (epoch ms), got {type(ts).__name__}", rec)
     if not MIN_TS_MS <= ts <= MAX_TS_MS:
-        raise SchemaError(kind, "ts_ms", f"out of range [{MIN_TS_MS}, {MAX_TS_MS}] (epoch milliseconds?)", rec)
+        raise SchemaError(
+            kind, "ts_ms", f"out of range [{MIN_TS_MS}, {MAX_TS_MS}] (epoch milliseconds?)", rec
+        )
 
 
 def _check_online(rec: Mapping[str, Any]) -> None:
@@ -189,7 +198,11 @@ def parse_store_transaction(rec: Any) -> StoreTransaction:
     if isinstance(items, list):
         items = tuple(items)
     return StoreTransaction(
-        txn_id=rec["txn_id"], user_id=rec["user_id"], items=items, ts_ms=rec["ts_ms"], store_id=rec["store_id"]
+        txn_id=rec["txn_id"],
+        user_id=rec["user_id"],
+        items=items,
+        ts_ms=rec["ts_ms"],
+        store_id=rec["store_id"],
     )
 
 
@@ -236,7 +249,9 @@ def _check_table_schema(table: pa.Table, schema: pa.Schema, kind: str) -> None:
             raise SchemaError(kind, field.name, "is missing from the Arrow table", table.schema)
         actual = table.schema.field(field.name).type
         if actual != field.type:
-            raise SchemaError(kind, field.name, f"has Arrow type {actual}, expected {field.type}", table.schema)
+            raise SchemaError(
+                kind, field.name, f"has Arrow type {actual}, expected {field.type}", table.schema
+            )
 
 
 def table_to_events(table: pa.Table) -> Iterator[OnlineEvent]:

@@ -33,9 +33,8 @@ log = logging.getLogger(__name__)
 
 def build_services(settings: ServingSettings, metrics: Metrics) -> Services:
     """Open the Redis client and the registry; nothing is loaded yet (the lifespan does that)."""
-    from omniseq.features.online import RedisOnlineStore
-
     from models.registry import ModelRegistry
+    from omniseq.features.online import RedisOnlineStore
 
     client = redis.Redis(
         host=settings.redis_host,

@@ -106,7 +106,9 @@ class OfflineWriter:
 
     def files(self, view_name: str) -> list[Path]:
         folder = self.view_dir(view_name)
-        return sorted(folder.glob("date=*/part-*")) if folder.is_dir() else []  # ours end in .parquet, Flink's not
+        return (
+            sorted(folder.glob("date=*/part-*")) if folder.is_dir() else []
+        )  # ours end in .parquet, Flink's not
 
     def users(self, view_name: str) -> set[str]:
         """The users with at least one row of the view (reads only the ``user_id`` column)."""
