@@ -85,6 +85,24 @@ def test_recommendations_for_online_and_hybrid_users(loop: dict[str, Any]) -> No
     assert cold["fallback"] is True and cold["items"]
 
 
+def test_online_features_equal_offline_features_after_the_pipeline(loop: dict[str, Any]) -> None:
+    """No training/serving skew: for sampled users, what serving reads from Redis equals the point-in-time row
+    training reads from the Parquet offline store, for both sequence versions."""
+    import pandas as pd
+
+    from omniseq.features.training import LABEL_TS, build_training_set
+
+    settings, newest = loop["settings"], loop["online"]
+    users = sorted(newest)[::7]
+    for view in ("user_hybrid_seq_v1", "user_hybrid_seq_v2"):
+        online = sequences_in_redis(settings, users, view)
+        labels = pd.DataFrame({"user_id": users, LABEL_TS: [int(r["last_ts"]) + 1 for r in online if r]})
+        offline = build_training_set(settings, labels, view).to_dict("records")
+        for user, on, off in zip(users, online, offline, strict=True):
+            assert on is not None and off["user_id"] == user
+            assert {k: on[k] for k in on} == {k: off[k] for k in on}, (view, user)
+
+
 def test_instore_drop_changes_the_next_answer(loop: dict[str, Any]) -> None:
     base, settings = loop["base"], loop["settings"]
     user = sorted(loop["online"])[0]
