@@ -29,6 +29,7 @@ class BERT4Rec(SequentialRecommender):
         super().__init__(config)
         c = config
         self.mask_index = c.n_items
+        self.max_len = c.max_len
         self.embed = HybridEmbedding(c.n_items + 1, c.hidden, c.max_len, c.dropout, c.store_mode, c.d_attn)
         self.encoder = TransformerEncoder(
             c.hidden, c.heads, c.blocks, c.dropout, causal=False, ffn_mult=4, gelu=True
@@ -39,7 +40,8 @@ class BERT4Rec(SequentialRecommender):
 
     def loss(self, batch: dict[str, Tensor]) -> Tensor:
         tokens, baskets, online = check_batch(batch)
-        seq, bsk, onl = tokens[:, 1:], baskets[:, 1:], online[:, 1:]
+        # the newest max_len columns (a batch trimmed of leading padding may be narrower already)
+        seq, bsk, onl = tokens[:, -self.max_len :], baskets[:, -self.max_len :], online[:, -self.max_len :]
         masked = onl & (torch.rand(seq.shape, device=seq.device) < self.config.mask_prob)
         # always predict the last online item too (the inference situation)
         last = onl & (onl.long().flip(1).cumsum(1).flip(1) == 1)
@@ -50,8 +52,8 @@ class BERT4Rec(SequentialRecommender):
 
     def user_repr(self, tokens: Tensor, baskets: Tensor) -> Tensor:
         mask_col = torch.full_like(tokens[:, :1], self.mask_index)
-        inp = torch.cat([tokens[:, 1:], mask_col], dim=1)
-        bsk = torch.cat([baskets[:, 1:], torch.zeros_like(baskets[:, :1])], dim=1)
+        inp = torch.cat([tokens, mask_col], dim=1)[:, -self.max_len :]
+        bsk = torch.cat([baskets, torch.zeros_like(baskets[:, :1])], dim=1)[:, -self.max_len :]
         return self.hidden(inp, bsk)[:, -1]
 
     def score_all(self, tokens: Tensor, baskets: Tensor) -> Tensor:

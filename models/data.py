@@ -181,3 +181,40 @@ def eval_set(data: SequenceData, spec: InputSpec, split: str) -> EvalSet:
         torch.tensor(seen, dtype=torch.int64),
         torch.tensor(offsets, dtype=torch.int64),
     )
+
+
+# --- batching -----------------------------------------------------------------------------------------------------
+
+
+def trim_leading_padding(batch: dict[str, Tensor], keep: int = 2) -> dict[str, Tensor]:
+    """Drop the leading columns that are padding in every row of a left-padded batch (at least ``keep`` columns
+    stay). Models count positions from the right, so their outputs are unchanged; the work shrinks with the
+    longest sequence of the batch instead of ``max_len``."""
+    tokens = batch["tokens"]
+    real = (tokens != 0).any(0)
+    first = int(real.to(torch.int8).argmax()) if bool(real.any()) else tokens.shape[1]
+    first = min(first, max(tokens.shape[1] - keep, 0))
+    if first == 0:
+        return batch
+    return {k: v[:, first:] for k, v in batch.items()}
+
+
+def sequence_lengths(tokens: Tensor) -> Tensor:
+    """Non-padding tokens per row of a left-padded ``[N, L]`` tensor."""
+    return (tokens != 0).sum(1)
+
+
+def bucketed_batches(
+    lengths: Tensor, batch_size: int, generator: torch.Generator, pool: int = 50
+) -> list[Tensor]:
+    """Shuffled mini-batches of row indices whose sequences have similar lengths: a random permutation is cut into
+    pools of ``pool`` batches, each pool is sorted by length and split into batches, and the batches are shuffled.
+    Every row appears exactly once per epoch; with :func:`trim_leading_padding`, short sequences cost little."""
+    n = int(lengths.shape[0])
+    order = torch.randperm(n, generator=generator)
+    batches: list[Tensor] = []
+    for lo in range(0, n, batch_size * pool):
+        chunk = order[lo : lo + batch_size * pool]
+        chunk = chunk[torch.argsort(lengths[chunk], stable=True)]
+        batches.extend(chunk.split(batch_size))
+    return [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]

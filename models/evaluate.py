@@ -7,7 +7,8 @@
 
 HR@k = 1 if rank < k; NDCG@k = 1 / log2(rank + 2) if rank < k (one relevant item), averaged over users. The rank
 is the number of candidates scoring at least as high as the target, the target excluded (ties count against the
-model). Batched ``score_all`` / ``score`` + comparisons: no per-user Python loop.
+model). Batched ``score_all`` / ``score`` + comparisons: no per-user Python loop; users are batched by sequence length and
+leading padding is trimmed (exact: positions count from the right).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import torch
 from torch import Tensor
 
 from models.base import SequentialRecommender
-from models.data import EvalSet
+from models.data import EvalSet, sequence_lengths, trim_leading_padding
 from models.inputs import N_SPECIALS
 
 PROTOCOLS = ("full", "sampled")
@@ -88,15 +89,17 @@ def evaluate(
     gen = torch.Generator().manual_seed(seed)
     cands = sample_candidates(ev, model.n_items, n_neg, gen) if "sampled" in protocols else None
     ranks: dict[str, list[Tensor]] = {p: [] for p in protocols}
+    order = torch.argsort(sequence_lengths(ev.tokens), stable=True)  # similar lengths share a batch
     for lo in range(0, len(ev), batch_size):
-        tok = ev.tokens[lo : lo + batch_size].to(device)
-        bsk = ev.baskets[lo : lo + batch_size].to(device)
-        tgt = ev.targets[lo : lo + batch_size].to(device)
+        idx = order[lo : lo + batch_size]
+        inputs = trim_leading_padding({"tokens": ev.tokens[idx], "baskets": ev.baskets[idx]}, keep=1)
+        tok, bsk = inputs["tokens"].to(device), inputs["baskets"].to(device)
+        tgt = ev.targets[idx].to(device)
         if "full" in protocols:
             s = model.score_all(tok, bsk).float()
             ranks["full"].append(ranks_from_scores(s, s.gather(1, tgt.unsqueeze(1)).squeeze(1)).cpu())
         if cands is not None:
-            c = cands[lo : lo + batch_size].to(device)
+            c = cands[idx].to(device)
             s = model.score(tok, bsk, c).float()
             ranks["sampled"].append(ranks_from_scores(s, s[:, 0]).cpu())
     model.train(was_training)

@@ -20,7 +20,16 @@ from pydantic_settings import SettingsConfigDict
 from tqdm import tqdm
 
 from models.base import ModelConfig, SequentialRecommender
-from models.data import EvalSet, SequenceData, eval_set, from_dataset, training_tensors
+from models.data import (
+    EvalSet,
+    SequenceData,
+    bucketed_batches,
+    eval_set,
+    from_dataset,
+    sequence_lengths,
+    training_tensors,
+    trim_leading_padding,
+)
 from models.evaluate import evaluate
 from models.inputs import InputSpec, StoreMode
 from models.zoo import build_model, check_name, store_mode_of
@@ -55,6 +64,9 @@ class TrainConfig(OmniseqSettings):
     val_metric: str = "full_ndcg@10"
     patience: int | None = Field(default=None, ge=1)  # stop after this many epochs without improvement
     feature_view: str = "user_hybrid_seq_v2"
+    bucket_by_length: bool = (
+        True  # batches of similar lengths, leading padding trimmed (same maths, less work)
+    )
     progress: bool = True
 
     def check(self) -> TrainConfig:
@@ -109,6 +121,15 @@ def pick_device(name: str) -> torch.device:
     return torch.device("cpu")
 
 
+def epoch_batches(
+    train: dict[str, torch.Tensor], cfg: TrainConfig, gen: torch.Generator
+) -> list[torch.Tensor]:
+    """One epoch's mini-batches of row indices: length-bucketed (default) or plainly shuffled."""
+    if cfg.bucket_by_length:
+        return bucketed_batches(sequence_lengths(train["tokens"]), cfg.batch_size, gen)
+    return list(torch.randperm(int(train["tokens"].shape[0]), generator=gen).split(cfg.batch_size))
+
+
 def train_epoch(
     model: SequentialRecommender,
     opt: torch.optim.Optimizer,
@@ -119,13 +140,12 @@ def train_epoch(
     desc: str,
 ) -> float:
     model.train()
-    n = int(train["tokens"].shape[0])
-    order = torch.randperm(n, generator=gen)
     total, steps = 0.0, 0
-    bar = tqdm(range(0, n, cfg.batch_size), desc=desc, disable=not cfg.progress, leave=False)
-    for lo in bar:
-        idx = order[lo : lo + cfg.batch_size]
-        batch = {k: v[idx].to(device, non_blocking=True) for k, v in train.items()}
+    bar = tqdm(epoch_batches(train, cfg, gen), desc=desc, disable=not cfg.progress, leave=False)
+    for idx in bar:
+        batch = {k: v[idx] for k, v in train.items()}
+        batch = trim_leading_padding(batch) if cfg.bucket_by_length else batch
+        batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
         with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
             loss = model.loss(batch)
         if loss.requires_grad:

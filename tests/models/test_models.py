@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from models.base import ModelConfig
+from models.data import trim_leading_padding
 from models.inputs import BASKET
 from models.layers import AttnStoreEncoder, AvgStoreEncoder
 from models.zoo import build_model
@@ -98,3 +99,31 @@ def test_config_rejects_bad_values() -> None:
         build_model(ModelConfig(name="sasrec", n_items=10, store_mode="attn"))
     with pytest.raises(ValueError, match="unknown model"):
         build_model(ModelConfig(name="gru4rec", n_items=10))
+
+
+def test_trimming_leading_padding_changes_no_score(model_name: str, model: torch.nn.Module) -> None:
+    """Positions count from the right, so dropping all-padding leading columns is exact (it only saves work)."""
+    batch = tiny_batch(model_name)
+    tokens, baskets = batch["tokens"][:, 1:], batch["baskets"][:, 1:]
+    trimmed = trim_leading_padding({"tokens": tokens, "baskets": baskets}, keep=1)
+    assert trimmed["tokens"].shape[1] == tokens.shape[1] - 1  # one all-padding column left in tiny_batch
+    model.eval()
+    full, short = model.score_all(tokens, baskets), model.score_all(trimmed["tokens"], trimmed["baskets"])
+    assert torch.allclose(full, short, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["sasrec", "sasrec_attne", "sasrec_wstore"])
+def test_trimming_leading_padding_changes_no_loss(name: str) -> None:
+    torch.manual_seed(0)
+    model = build_model(tiny_config(name, loss="full")).train()
+    batch = tiny_batch(name)
+    trimmed = trim_leading_padding(batch)
+    assert trimmed["tokens"].shape[1] < batch["tokens"].shape[1]
+    assert torch.allclose(model.loss(batch), model.loss(trimmed), atol=1e-5)
+
+
+def test_longer_input_than_max_len_is_an_error() -> None:
+    model = build_model(tiny_config("sasrec")).eval()
+    tokens = torch.randint(2, V, (2, 9))
+    with pytest.raises(Exception, match="max_len"):
+        model.score_all(tokens, torch.zeros(2, 9, 3, dtype=torch.int64))
