@@ -5,7 +5,7 @@ Measured in one run, on processes this benchmark starts (Kafka, Redis, the local
 * ``produce_events_per_s``: kafka-python replay of the simulator's online events (preloaded before the job starts);
 * ``sustained_events_per_s``: the job draining that backlog (events counted by the keyed operator, between 10 %
   and 90 % of the backlog, so start-up is excluded); ``busy_ms_per_s`` per job vertex says where the time goes;
-* freshness: then events are produced at ``--rate``; for probe events, the time from ``send()`` to the user's
+* freshness: then events are produced at ``--rate`` (default: half the sustained rate); for probe events, the time from ``send()`` to the user's
   ``user_hybrid_seq_v1`` row in Redis containing the event (p50 / p99 / max);
 * ``events_lost``: produced valid events minus events the job counted (new + duplicates), and users whose Redis
   sequence does not end with their newest event.
@@ -207,7 +207,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--events", type=int, default=200_000, help="events preloaded for the throughput phase")
     p.add_argument("--users", type=int, default=0, help="simulated users (default: events / 60)")
     p.add_argument("--fresh-events", type=int, default=20_000, help="events of the freshness phase")
-    p.add_argument("--rate", type=float, default=5_000, help="events/s produced in the freshness phase")
+    p.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        help="events/s of the freshness phase (default: half the sustained rate)",
+    )
     p.add_argument("--probes", type=int, default=300, help="probe events whose freshness is measured")
     p.add_argument("--no-offline", action="store_true", help="disable the Parquet offline sinks")
     p.add_argument("--out", type=Path, default=RESULTS)
@@ -250,7 +255,9 @@ def _run(
     try:
         result.update(_drain(cfg, len(backlog), rest_port, timeout_s=600))
         _log(f"drained the backlog: {result}")
-        result.update(_freshness(cfg, live, args.rate, args.probes))
+        # freshness is measured under a load the job keeps up with (a backlog would only measure queueing)
+        rate = args.rate or max(100.0, round(0.5 * result["sustained_events_per_s"]))
+        result.update(_freshness(cfg, live, rate, args.probes))
         _log(f"freshness phase done: {result}")
         deadline = time.monotonic() + 60
         while _processed(cfg) < len(backlog) + len(live) and time.monotonic() < deadline:

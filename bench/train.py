@@ -146,6 +146,7 @@ def _plot(runs: list[dict[str, Any]], path: Path) -> None:
     a.legend(loc="lower right", fontsize=7)
     b.barh(names, [r["full_ndcg@10"] for r in runs], color="tab:green")
     b.set(xlabel="full-ranking NDCG@10", title=f"quality after {runs[0]['epochs']} epoch(s)")
+    b.xaxis.set_major_locator(plt.MaxNLocator(4))
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
