@@ -156,7 +156,12 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="omniseq bench train", description=__doc__)
     p.add_argument("--dataset", default="beauty")
     p.add_argument("--epochs", type=int, default=3, help="whole epochs per run (the fastest one is quoted)")
-    p.add_argument("--negatives", type=int, default=256)
+    p.add_argument(
+        "--negatives",
+        type=int,
+        default=1024,
+        help="shared negatives of the sampled loss (as the Beauty table)",
+    )
     p.add_argument("--eval-users", type=int, default=None, help="test users for the quality figures (all)")
     p.add_argument("--runs", default=",".join(RUNS), help=f"comma-separated subset of {RUNS}")
     p.add_argument("--seed", type=int, default=0)

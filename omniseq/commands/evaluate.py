@@ -6,6 +6,10 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from models.train import TrainConfig
 
 HELP = "Evaluate recommenders (sampled and full-ranking protocols) and write the results table."
 DEFAULT_MODELS = "sasrec,bert4rec,sasrec_wstore,sasrec_avge,sasrec_attne"
@@ -61,12 +65,7 @@ def run(args: argparse.Namespace) -> int:
         "split": "leave-last-out: last online behaviour = test, the one before = validation",
     }
     title = f"{name}: test metrics (leave-last-out)"
-    notes = [
-        f"dataset {base.dataset}: {len(data.users)} users, {data.n_items - 2} items",
-        f"epochs {base.epochs}, batch {base.batch_size}, max_len {base.max_len}, hidden {base.hidden}, "
-        f"blocks {base.blocks}, loss {base.loss}, lr {base.lr}, dropout {base.dropout}; "
-        "best epoch on validation full-ranking NDCG@10",
-    ]
+    notes = run_notes(base, len(data.users), data.n_items - 2)
     stem = args.results_dir / f"eval_{name}"
     for model in models:
         for seed in seeds:
@@ -92,3 +91,15 @@ def run(args: argparse.Namespace) -> int:
     _print_table(summarise(runs), title)
     print(f"wrote {stem}.json and {stem}.md")
     return 0
+
+
+def run_notes(cfg: TrainConfig, users: int, items: int) -> list[str]:
+    """The table's footnotes: the dataset and the training configuration every run shared."""
+    loss = f"sampled ({cfg.n_negatives} negatives)" if cfg.loss == "sampled" else "full cross-entropy"
+    stop = f", early stop after {cfg.patience} epochs without improvement" if cfg.patience else ""
+    return [
+        f"dataset {cfg.dataset}: {users} users, {items} items",
+        f"epochs {cfg.epochs} at most{stop}, batch {cfg.batch_size}, max_len {cfg.max_len}, hidden {cfg.hidden}, "
+        f"blocks {cfg.blocks}, loss {loss}, lr {cfg.lr}, dropout {cfg.dropout}; "
+        "best epoch on validation full-ranking NDCG@10",
+    ]
