@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 
 from models.inputs import (
+    PAD,
     InputSpec,
     Unit,
     build_vocab,
@@ -191,7 +192,7 @@ def trim_leading_padding(batch: dict[str, Tensor], keep: int = 2) -> dict[str, T
     stay). Models count positions from the right, so their outputs are unchanged; the work shrinks with the
     longest sequence of the batch instead of ``max_len``."""
     tokens = batch["tokens"]
-    real = (tokens != 0).any(0)
+    real = (tokens != PAD).any(0)
     first = int(real.to(torch.int8).argmax()) if bool(real.any()) else tokens.shape[1]
     first = min(first, max(tokens.shape[1] - keep, 0))
     if first == 0:
@@ -201,7 +202,7 @@ def trim_leading_padding(batch: dict[str, Tensor], keep: int = 2) -> dict[str, T
 
 def sequence_lengths(tokens: Tensor) -> Tensor:
     """Non-padding tokens per row of a left-padded ``[N, L]`` tensor."""
-    return (tokens != 0).sum(1)
+    return (tokens != PAD).sum(1)
 
 
 def bucketed_batches(

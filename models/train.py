@@ -64,9 +64,8 @@ class TrainConfig(OmniseqSettings):
     val_metric: str = "full_ndcg@10"
     patience: int | None = Field(default=None, ge=1)  # stop after this many epochs without improvement
     feature_view: str = "user_hybrid_seq_v2"
-    bucket_by_length: bool = (
-        True  # batches of similar lengths, leading padding trimmed (same maths, less work)
-    )
+    # batches of similar lengths with leading padding trimmed (same maths, less work)
+    bucket_by_length: bool = True
     progress: bool = True
 
     def check(self) -> TrainConfig:
