@@ -3,8 +3,8 @@
 Starts a real redis-server, exports a real SASRec attnE (``models.zoo`` + ``models.export``; untrained weights --
 latency does not depend on training) over a catalogue of ``--items`` items, registers and promotes it, writes
 full-length hybrid histories for ``--users`` users through ``RedisOnlineStore``, starts the server as a uvicorn
-subprocess (httptools, uvloop) and drives it from a *separate* load-generator process (this module with
-``--loadgen``: asyncio keep-alive HTTP/1.1 clients) at fixed concurrency levels for a fixed time each.
+subprocess (httptools, uvloop) and drives it from a *separate* load-generator process (``bench.loadgen``:
+asyncio keep-alive HTTP/1.1 clients) at fixed concurrency levels for a fixed time each.
 
 Also measured in the same run: a ``GET /healthz`` baseline (the HTTP stack alone), the direct feature read, and an
 in-process per-stage breakdown (feature read, encode, model, rank, response JSON) of the same recommend path.
@@ -14,7 +14,6 @@ Writes ``bench/results/serve.json``.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import random
@@ -25,9 +24,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
+
+from bench.loadgen import clean_env, run_load, summary_ms
 
 RESULTS = Path(__file__).resolve().parent / "results" / "serve.json"
 VIEW = "user_hybrid_seq_v1"  # the last 50 tokens
@@ -40,130 +40,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    s = sorted(values)
-    return s[min(len(s) - 1, int(q * len(s)))]
-
-
-def _summary_ms(seconds: list[float]) -> dict[str, float]:
-    ms = [x * 1000 for x in seconds]
-    return {
-        "p50_ms": round(_pct(ms, 0.50), 3),
-        "p90_ms": round(_pct(ms, 0.90), 3),
-        "p99_ms": round(_pct(ms, 0.99), 3),
-        "max_ms": round(max(ms), 3) if ms else float("nan"),
-        "mean_ms": round(sum(ms) / len(ms), 3) if ms else float("nan"),
-    }
-
-
-# --- load generator (runs in its own process) ---------------------------------------------------------------------
-
-
-async def _client(
-    port: int, requests: list[bytes], deadline: float, lat: list[float], status: Counter[str]
-) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    i = random.randrange(len(requests))
-    try:
-        while time.perf_counter() < deadline:
-            req = requests[i % len(requests)]
-            i += 1
-            t0 = time.perf_counter()
-            writer.write(req)
-            try:
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n"):
-                    if line[:15].lower() == b"content-length:":
-                        length = int(line[15:])
-                await reader.readexactly(length)
-            except (ConnectionError, asyncio.IncompleteReadError) as exc:
-                status[f"error:{type(exc).__name__}"] += 1
-                writer.close()
-                reader, writer = await asyncio.open_connection("127.0.0.1", port)
-                continue
-            lat.append(time.perf_counter() - t0)
-            status[head[9:12].decode()] += 1
-    finally:
-        writer.close()
-
-
-def _requests(path: str, users: list[str], k: int) -> list[bytes]:
-    if path == "/healthz":
-        return [b"GET /healthz HTTP/1.1\r\nHost: bench\r\n\r\n"]
-    out = []
-    for u in users:
-        body = json.dumps({"user_id": u, "k": k}).encode()
-        out.append(
-            b"POST /recommend HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
-            + f"Content-Length: {len(body)}\r\n\r\n".encode()
-            + body
-        )
-    return out
-
-
-async def _drive(cfg: dict[str, Any]) -> dict[str, Any]:
-    requests = _requests(cfg["path"], cfg["users"], cfg["k"])
-    warm_lat: list[float] = []
-    warm_status: Counter[str] = Counter()
-    deadline = time.perf_counter() + cfg["warmup_s"]
-    await asyncio.gather(
-        *(_client(cfg["port"], requests, deadline, warm_lat, warm_status) for _ in range(cfg["c"]))
-    )
-    lat: list[float] = []
-    status: Counter[str] = Counter()
-    start = time.perf_counter()
-    deadline = start + cfg["duration_s"]
-    await asyncio.gather(*(_client(cfg["port"], requests, deadline, lat, status) for _ in range(cfg["c"])))
-    elapsed = time.perf_counter() - start
-    errors = sum(n for s, n in status.items() if not s.startswith("2"))
-    return {
-        "concurrency": cfg["c"],
-        "path": cfg["path"],
-        "requests": len(lat),
-        "errors": errors,
-        "statuses": dict(status),
-        "throughput_rps": round(len(lat) / elapsed, 1),
-        **_summary_ms(lat),
-    }
-
-
-def loadgen_main(config_path: str) -> int:
-    cfg = json.loads(Path(config_path).read_text())
-    try:
-        import uvloop
-
-        uvloop.install()
-    except ImportError:
-        pass
-    result = asyncio.run(_drive(cfg))
-    Path(cfg["out"]).write_text(json.dumps(result))
-    return 0
-
-
-def run_load(
-    port: int, path: str, c: int, users: list[str], args: argparse.Namespace, work: Path
-) -> dict[str, Any]:
-    cfg = {"port": port, "path": path, "c": c, "users": users, "k": args.k, "warmup_s": args.warmup,
-           "duration_s": args.duration, "out": str(work / f"load-{path.strip('/')}-{c}.json")}  # fmt: skip
-    cfg_path = work / "loadgen.json"
-    cfg_path.write_text(json.dumps(cfg))
-    subprocess.run(
-        [sys.executable, "-m", "bench.serve", "--loadgen", str(cfg_path)], check=True, env=_clean_env()
-    )
-    return json.loads(Path(cfg["out"]).read_text())  # type: ignore[no-any-return]
-
-
 # --- set-up -------------------------------------------------------------------------------------------------------
-
-
-def _clean_env(**extra: str) -> dict[str, str]:
-    # importing feast sets PROMETHEUS_MULTIPROC_DIR for its own server; children must not inherit it
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PROMETHEUS_")}
-    env.update(extra)
-    return env
 
 
 def start_redis(port: int) -> subprocess.Popen[bytes]:
@@ -238,7 +115,7 @@ def write_histories(port: int, users: list[str], vocab: list[str], max_len: int,
 def start_server(
     port: int, redis_port: int, registry_root: Path, args: argparse.Namespace
 ) -> subprocess.Popen[bytes]:
-    env = _clean_env(OMNISEQ_REDIS_PORT=str(redis_port), OMNISEQ_REGISTRY_DIR=str(registry_root),
+    env = clean_env(OMNISEQ_REDIS_PORT=str(redis_port), OMNISEQ_REGISTRY_DIR=str(registry_root),
                      OMNISEQ_TORCH_THREADS=str(args.torch_threads), OMNISEQ_CHAMPION_POLL_S="5")  # fmt: skip
     cmd = [sys.executable, "-m", "uvicorn", "serving.app:create_app", "--factory", "--host", "127.0.0.1",
            "--port", str(port), "--loop", "uvloop", "--http", "httptools", "--no-access-log",
@@ -331,8 +208,8 @@ def in_process_breakdown(
         t5 = time.perf_counter()
         for stage, dt in zip(times, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4), strict=True):
             times[stage].append(dt)
-    out: dict[str, Any] = {stage: _summary_ms(v) for stage, v in times.items()}
-    out["total"] = _summary_ms([sum(x) for x in zip(*times.values(), strict=True)])
+    out: dict[str, Any] = {stage: summary_ms(v) for stage, v in times.items()}
+    out["total"] = summary_ms([sum(x) for x in zip(*times.values(), strict=True)])
     return out
 
 
@@ -350,14 +227,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--breakdown-n", type=int, default=2_000, help="requests timed stage by stage in-process")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=RESULTS)
-    p.add_argument("--loadgen", help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
-    if args.loadgen:
-        return loadgen_main(args.loadgen)
     if args.max_len > 50:
         raise SystemExit(f"--max-len {args.max_len}: the benchmark's feature view {VIEW} keeps 50 tokens")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the clean-up below on SIGTERM too

@@ -90,7 +90,8 @@ def render() -> str:
         lines += fn(data) if data else [f"| {name} | not run yet (`omniseq bench {name}`) | |"]
         extra = _load("pipeline_no_offline") if name == "pipeline" else None
         lines += _pipeline(extra, "pipeline_no_offline") if extra else []
-    for name in ("eval_hm", "eval_beauty"):
+    ablations = sorted(p.stem for p in RESULTS.glob("eval_beauty_*.md"))  # same data, one setting changed
+    for name in ("eval_hm", "eval_beauty", *ablations):
         md = RESULTS / f"{name}.md"
         if md.is_file():
             lines += ["", md.read_text().strip().replace("# ", "#### ", 1)]

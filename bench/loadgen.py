@@ -1,0 +1,141 @@
+"""The load generator of ``omniseq bench serve``, run in its own process (``python -m bench.loadgen CONFIG``).
+
+Closed-loop asyncio keep-alive HTTP/1.1 clients at a fixed concurrency: an unmeasured warm-up, then a measured
+period; writes throughput, latency percentiles and status counts as JSON to the config's ``out`` path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    # importing feast sets PROMETHEUS_MULTIPROC_DIR for its own server; children must not inherit it
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PROMETHEUS_")}
+    env.update(extra)
+    return env
+
+
+def _pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[min(len(s) - 1, int(q * len(s)))]
+
+
+def summary_ms(seconds: list[float]) -> dict[str, float]:
+    ms = [x * 1000 for x in seconds]
+    return {
+        "p50_ms": round(_pct(ms, 0.50), 3),
+        "p90_ms": round(_pct(ms, 0.90), 3),
+        "p99_ms": round(_pct(ms, 0.99), 3),
+        "max_ms": round(max(ms), 3) if ms else float("nan"),
+        "mean_ms": round(sum(ms) / len(ms), 3) if ms else float("nan"),
+    }
+
+
+async def _client(
+    port: int, requests: list[bytes], deadline: float, lat: list[float], status: Counter[str]
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    i = random.randrange(len(requests))
+    try:
+        while time.perf_counter() < deadline:
+            req = requests[i % len(requests)]
+            i += 1
+            t0 = time.perf_counter()
+            writer.write(req)
+            try:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line[:15].lower() == b"content-length:":
+                        length = int(line[15:])
+                await reader.readexactly(length)
+            except (ConnectionError, asyncio.IncompleteReadError) as exc:
+                status[f"error:{type(exc).__name__}"] += 1
+                writer.close()
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                continue
+            lat.append(time.perf_counter() - t0)
+            status[head[9:12].decode()] += 1
+    finally:
+        writer.close()
+
+
+def _requests(path: str, users: list[str], k: int) -> list[bytes]:
+    if path == "/healthz":
+        return [b"GET /healthz HTTP/1.1\r\nHost: bench\r\n\r\n"]
+    out = []
+    for u in users:
+        body = json.dumps({"user_id": u, "k": k}).encode()
+        out.append(
+            b"POST /recommend HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+    return out
+
+
+async def _drive(cfg: dict[str, Any]) -> dict[str, Any]:
+    requests = _requests(cfg["path"], cfg["users"], cfg["k"])
+    warm_lat: list[float] = []
+    warm_status: Counter[str] = Counter()
+    deadline = time.perf_counter() + cfg["warmup_s"]
+    await asyncio.gather(
+        *(_client(cfg["port"], requests, deadline, warm_lat, warm_status) for _ in range(cfg["c"]))
+    )
+    lat: list[float] = []
+    status: Counter[str] = Counter()
+    start = time.perf_counter()
+    deadline = start + cfg["duration_s"]
+    await asyncio.gather(*(_client(cfg["port"], requests, deadline, lat, status) for _ in range(cfg["c"])))
+    elapsed = time.perf_counter() - start
+    errors = sum(n for s, n in status.items() if not s.startswith("2"))
+    return {
+        "concurrency": cfg["c"],
+        "path": cfg["path"],
+        "requests": len(lat),
+        "errors": errors,
+        "statuses": dict(status),
+        "throughput_rps": round(len(lat) / elapsed, 1),
+        **summary_ms(lat),
+    }
+
+
+def loadgen_main(config_path: str) -> int:
+    cfg = json.loads(Path(config_path).read_text())
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    result = asyncio.run(_drive(cfg))
+    Path(cfg["out"]).write_text(json.dumps(result))
+    return 0
+
+
+def run_load(
+    port: int, path: str, c: int, users: list[str], args: argparse.Namespace, work: Path
+) -> dict[str, Any]:
+    cfg = {"port": port, "path": path, "c": c, "users": users, "k": args.k, "warmup_s": args.warmup,
+           "duration_s": args.duration, "out": str(work / f"load-{path.strip('/')}-{c}.json")}  # fmt: skip
+    cfg_path = work / "loadgen.json"
+    cfg_path.write_text(json.dumps(cfg))
+    subprocess.run([sys.executable, "-m", "bench.loadgen", str(cfg_path)], check=True, env=clean_env())
+    return json.loads(Path(cfg["out"]).read_text())  # type: ignore[no-any-return]
+
+
+if __name__ == "__main__":
+    raise SystemExit(loadgen_main(sys.argv[1]))
