@@ -36,7 +36,7 @@ def _cell(summary: Mapping[str, Any], model: str, key: str, best: Mapping[str, s
     s = summary[model].get(key)
     if s is None:
         return "-"
-    text = f"{s['mean']:.4f} ± {s['std']:.4f}"
+    text = f"{s['mean']:.4f} ± {s['std']:.4f}" if s["n"] > 1 else f"{s['mean']:.4f}"  # one seed: no spread
     base = summary.get(BASELINE, {}).get(key)
     if base and model != BASELINE and base["mean"] > 0:
         text += f" ({100.0 * (s['mean'] / base['mean'] - 1.0):+.2f}%)"
@@ -56,6 +56,8 @@ def markdown(summary: Mapping[str, Any], title: str, notes: Sequence[str]) -> st
     lines = [f"# {title}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(row) + " |" for row in table_rows(summary)]
     lines += ["", "mean ± std over seeds; (+x%) relative to SASRec; best per column in bold.", ""]
+    if any(s["n"] < 2 for metrics in summary.values() for s in metrics.values()):
+        lines[-2] = lines[-2].replace("mean ± std over seeds", "a single seed: no spread")
     lines += [f"- {n}" for n in notes]
     return "\n".join(lines) + "\n"
 
