@@ -19,7 +19,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,16 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from bench.loadgen import clean_env, run_load, summary_ms
+from omniseq.infra.process import free_port
 
 RESULTS = Path(__file__).resolve().parent / "results" / "serve.json"
 VIEW = "user_hybrid_seq_v1"  # the last 50 tokens
 T0 = 1_700_000_000_000
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # --- set-up -------------------------------------------------------------------------------------------------------
@@ -237,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the clean-up below on SIGTERM too
     levels = [int(c) for c in args.concurrency.split(",") if c.strip()]
     users = [f"u{n}" for n in range(args.users)]
-    redis_port, api_port = _free_port(), _free_port()
+    redis_port, api_port = free_port(), free_port()
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="omniseq-bench-serve-") as tmp:
         work = Path(tmp)

@@ -55,9 +55,9 @@ def markdown(summary: Mapping[str, Any], title: str, notes: Sequence[str]) -> st
     head = ["model", *(label for _, label in COLUMNS)]
     lines = [f"# {title}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(row) + " |" for row in table_rows(summary)]
-    lines += ["", "mean ± std over seeds; (+x%) relative to SASRec; best per column in bold.", ""]
-    if any(s["n"] < 2 for metrics in summary.values() for s in metrics.values()):
-        lines[-2] = lines[-2].replace("mean ± std over seeds", "a single seed: no spread")
+    single = any(s["n"] < 2 for metrics in summary.values() for s in metrics.values())
+    spread = "a single seed: no spread" if single else "mean ± std over seeds"
+    lines += ["", f"{spread}; (+x%) relative to SASRec; best per column in bold.", ""]
     lines += [f"- {n}" for n in notes]
     return "\n".join(lines) + "\n"
 
