@@ -6,13 +6,18 @@
                                             metrics, created_at
 <root>/versions/<version>/vocab.json       raw item ids in index order ("<pad>", "<basket>", items...)
 <root>/versions/<version>/popularity.json  optional: training item frequencies (the serving fallback)
-<root>/champion.json                       {"version": ...}, replaced atomically (write tmp + os.replace)
+<root>/champion.json                       {"version": ...} of the "next_item" family, replaced atomically
+<root>/champions/<family>.json             the same for every other model family (basket completion, ...)
 <root>/decisions.jsonl                     one line per promotion decision
 ```
 
 A version is assembled in ``<root>/.staging/<version>-<random>/`` and moved into ``versions/`` with one
 ``os.replace`` (atomic on one filesystem), so readers never see a half-written version. Version names are
 ``YYYYMMDDTHHMMSS-<model_name>-<6 hex>`` (sortable by creation time, unique across writers).
+
+Each version belongs to one model *family* (manifest key ``family``, default ``next_item``: the SASRec family that
+answers ``POST /recommend``); every family has its own champion, so promoting a basket-completion model never
+replaces the next-item champion.
 """
 
 from __future__ import annotations
@@ -35,8 +40,10 @@ VOCAB_FILE = "vocab.json"
 CHAMPION_FILE = "champion.json"
 DECISIONS_FILE = "decisions.jsonl"
 REQUIRED_FILES = (MODEL_FILE, VOCAB_FILE)
+DEFAULT_FAMILY = "next_item"
 MANIFEST_KEYS = ("model_name", "config", "input_spec", "feature_versions", "train_data_range", "metrics")
 _VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_FAMILY_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 
 class RegistryError(RuntimeError):
@@ -67,6 +74,21 @@ class ModelVersion:
     def metrics(self) -> dict[str, Any]:
         return dict(self.manifest.get("metrics") or {})
 
+    @property
+    def family(self) -> str:
+        return family_of(self.manifest)
+
+
+def family_of(manifest: Mapping[str, Any]) -> str:
+    """The model family a manifest belongs to (``next_item`` when it names none)."""
+    return str(manifest.get("family") or DEFAULT_FAMILY)
+
+
+def _check_family(family: str) -> str:
+    if not _FAMILY_RE.match(family):
+        raise RegistryError(f"invalid model family {family!r} (lower-case letters, digits and '_')")
+    return family
+
 
 def _write_atomic(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -87,8 +109,11 @@ def _check_manifest(manifest: Mapping[str, Any]) -> None:
         raise RegistryError(f"manifest is missing keys {missing} (required: {list(MANIFEST_KEYS)})")
     if not isinstance(manifest["model_name"], str) or not manifest["model_name"]:
         raise RegistryError("manifest model_name must be a non-empty string")
+    family = _check_family(family_of(manifest))
     fv = manifest["feature_versions"]
-    if not isinstance(fv, Mapping) or not isinstance(fv.get("sequence"), str):
+    if not isinstance(fv, Mapping) or not all(isinstance(v, str) for v in fv.values()):
+        raise RegistryError("manifest feature_versions must map feature roles to feature view names")
+    if family == DEFAULT_FAMILY and not isinstance(fv.get("sequence"), str):
         raise RegistryError("manifest feature_versions must map 'sequence' to a feature view name")
 
 
@@ -160,15 +185,22 @@ class ModelRegistry:
             raise RegistryError(f"{manifest_path}: invalid JSON: {exc}") from exc
         return ModelVersion(version=version, path=path, manifest=manifest)
 
-    def versions(self) -> list[ModelVersion]:
-        """All complete versions, oldest first."""
+    def versions(self, family: str | None = None) -> list[ModelVersion]:
+        """All complete versions (of one family when ``family`` is given), oldest first."""
         if not self.versions_dir.is_dir():
             return []
         names = sorted(p.name for p in self.versions_dir.iterdir() if (p / MANIFEST_FILE).is_file())
-        return [self.get(n) for n in names]
+        found = [self.get(n) for n in names]
+        return found if family is None else [mv for mv in found if mv.family == family]
 
-    def champion(self) -> ModelVersion | None:
-        path = self.root / CHAMPION_FILE
+    def champion_path(self, family: str = DEFAULT_FAMILY) -> Path:
+        """The pointer file of one family's champion."""
+        if _check_family(family) == DEFAULT_FAMILY:
+            return self.root / CHAMPION_FILE
+        return self.root / "champions" / f"{family}.json"
+
+    def champion(self, family: str = DEFAULT_FAMILY) -> ModelVersion | None:
+        path = self.champion_path(family)
         if not path.is_file():
             return None
         try:
@@ -178,14 +210,16 @@ class ModelRegistry:
         return self.get(str(version))
 
     def promote(self, version: str) -> ModelVersion:
-        """Point ``champion.json`` at ``version`` (tmp file + ``os.replace``: readers see old or new, never half)."""
+        """Point the champion file of the version's family at ``version`` (tmp file + ``os.replace``: readers
+        see old or new, never half)."""
         mv = self.get(version)
         for name in REQUIRED_FILES:
             if not (mv.path / name).is_file():
                 raise RegistryError(f"version {version} lacks {name}; refusing to promote")
-        self.root.mkdir(parents=True, exist_ok=True)
+        target = self.champion_path(mv.family)
+        target.parent.mkdir(parents=True, exist_ok=True)
         record = {"version": version, "promoted_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-        _write_atomic(self.root / CHAMPION_FILE, json.dumps(record))
+        _write_atomic(target, json.dumps(record))
         return mv
 
     def record_decision(self, decision: Mapping[str, Any]) -> None:

@@ -21,6 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from serving.dependencies import Services, ServicesNotReadyError
+from serving.families import FAMILIES
 from serving.metrics import Metrics, RequestMetricsMiddleware
 from serving.middleware import BodyLimitMiddleware
 from serving.model_manager import BrokenModelError, ModelManager, NoModelError, UnknownModelError, load_bundle
@@ -51,7 +52,13 @@ def build_services(settings: ServingSettings, metrics: Metrics) -> Services:
     recommender = Recommender(
         store, metrics, settings.exclude_seen, settings.store_down_fallback, settings.store_retry_s
     )
-    return Services(settings, metrics, manager, recommender, client)
+    managers: dict[str, ModelManager[Any]] = {
+        f.name: ModelManager(
+            manager.registry, metrics, settings.model_cache_size, f.make_loader(settings), family=f.name
+        )
+        for f in FAMILIES
+    }
+    return Services(settings, metrics, manager, recommender, client, managers)
 
 
 @contextlib.asynccontextmanager
@@ -59,18 +66,22 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: ServingSettings = app.state.settings
     torch.set_num_threads(settings.torch_threads)
     services: Services = build_services(settings, app.state.metrics)
-    await asyncio.to_thread(services.manager.refresh)
-    if services.manager.current is None:
-        log.warning("starting without a model: %s", services.manager.last_error or "no champion promoted yet")
+    managers = [services.manager, *services.managers.values()]
+    for manager in managers:
+        await asyncio.to_thread(manager.refresh)
+        if manager.current is None:
+            reason = manager.last_error or "no champion promoted yet"
+            log.warning("starting without a %s model: %s", manager.family, reason)
     app.state.services = services
     stop = asyncio.Event()
-    watcher = asyncio.create_task(services.manager.watch(settings.champion_poll_s, stop))
+    watchers = [asyncio.create_task(m.watch(settings.champion_poll_s, stop)) for m in managers]
     try:
         yield
     finally:
         stop.set()
-        with contextlib.suppress(asyncio.CancelledError):
-            await watcher
+        for watcher in watchers:
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
         app.state.services = None
         services.redis.close()
 
@@ -140,6 +151,8 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
     app.state.metrics = metrics = Metrics()
     app.state.services = None
     app.include_router(router)
+    for family in FAMILIES:
+        app.include_router(family.router)
     add_exception_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics)  # outermost: counts 413s too

@@ -19,10 +19,16 @@ class Services:
 
     settings: ServingSettings
     metrics: Metrics
-    manager: ModelManager
+    manager: ModelManager[Any]  # the next-item family (POST /recommend)
     recommender: Recommender
     redis: Any  # redis.Redis: pinged by /readyz
-    extras: dict[str, Any] = field(default_factory=dict)
+    managers: dict[str, ModelManager[Any]] = field(
+        default_factory=dict
+    )  # other model families, by family name
+
+    def family(self, name: str) -> ModelManager[Any]:
+        """The model manager of one family (``next_item`` is :attr:`manager`)."""
+        return self.manager if name == self.manager.family else self.managers[name]
 
 
 class ServicesNotReadyError(RuntimeError):

@@ -101,21 +101,27 @@ class Metrics:
             "omniseq_feature_decode_errors_total", "feature rows that could not be decoded", registry=r
         )
         self.model_info = Gauge(
-            "omniseq_model_info", "the serving champion (value 1)", ["version", "model_name"], registry=r
+            "omniseq_model_info",
+            "each model family's serving champion (value 1)",
+            ["family", "version", "model_name"],
+            registry=r,
         )
         self.swaps = Counter(
-            "omniseq_model_swaps_total", "champion changes picked up by the watcher", ["result"], registry=r
+            "omniseq_model_swaps_total",
+            "champion changes picked up by the watchers",
+            ["family", "result"],
+            registry=r,
         )
         self.stage_children = {s: self.stage.labels(stage=s) for s in STAGES}
-        self._info: tuple[str, str] | None = None
+        self._info: dict[str, tuple[str, str, str]] = {}
 
-    def set_champion(self, version: str, model_name: str) -> None:
-        if self._info is not None:
+    def set_champion(self, family: str, version: str, model_name: str) -> None:
+        if family in self._info:
             with warnings.catch_warnings():  # "not implemented in multi-process mode": we are not in it
                 warnings.simplefilter("ignore", UserWarning)
-                self.model_info.remove(*self._info)
-        self._info = (version, model_name)
-        self.model_info.labels(version=version, model_name=model_name).set(1)
+                self.model_info.remove(*self._info[family])
+        self._info[family] = (family, version, model_name)
+        self.model_info.labels(family=family, version=version, model_name=model_name).set(1)
 
     def observe_stage(self, stage: str, seconds: float) -> None:
         self.stage_children[stage].observe(seconds)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import threading
 import warnings
@@ -22,19 +21,31 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 import torch
 
 from models.export import load_torchscript
 from models.inputs import InputSpec, encode_sequence, vocab_index
-from models.registry import ModelRegistry, ModelVersion
+from models.registry import DEFAULT_FAMILY, ModelRegistry, ModelVersion
 from omniseq.features.sequence import BASKET_CODE, HybridSequence, Token
 from serving.fallback import N_SPECIALS, popularity_scores
 from serving.metrics import Metrics
 
 log = logging.getLogger(__name__)
-CHAMPION_FILE = "champion.json"
+
+
+class LoadedModel(Protocol):
+    """What every family's bundle has: the registered version it was loaded from and its model name."""
+
+    @property
+    def version(self) -> str: ...
+
+    @property
+    def model_name(self) -> str: ...
+
+
+B = TypeVar("B", bound=LoadedModel)
 
 
 class ModelLoadError(RuntimeError):
@@ -190,8 +201,7 @@ def _version_of(entry: Any) -> str:
     return str(getattr(entry, "version", entry))
 
 
-def _champion_stamp(root: Path) -> tuple[int, int, int, bytes] | None:
-    path = root / CHAMPION_FILE
+def _champion_stamp(path: Path) -> tuple[int, int, int, bytes] | None:
     try:
         st = path.stat()
         return (st.st_mtime_ns, st.st_size, st.st_ino, path.read_bytes())
@@ -199,34 +209,38 @@ def _champion_stamp(root: Path) -> tuple[int, int, int, bytes] | None:
         return None
 
 
-class ModelManager:
-    """Holds the champion bundle (swapped atomically) and a small cache of other versions asked for by name."""
+class ModelManager(Generic[B]):
+    """Holds one model family's champion bundle (swapped atomically) and a small cache of other versions of that
+    family asked for by name. ``loader`` turns a registered version into the family's bundle (raising
+    :class:`ModelLoadError` when it does not load or fails its smoke check)."""
 
     def __init__(
         self,
         registry: ModelRegistry,
         metrics: Metrics,
         cache_size: int = 4,
-        loader: Callable[[Any], ModelBundle] = load_bundle,
+        loader: Callable[[Any], B] = load_bundle,  # type: ignore[assignment]
+        family: str = DEFAULT_FAMILY,
     ) -> None:
         self.registry = registry
         self.metrics = metrics
         self.cache_size = cache_size
         self.loader = loader
-        self._current: ModelBundle | None = None
+        self.family = family
+        self._current: B | None = None
         self._stamp: tuple[int, int, int, bytes] | None = None
-        self._cache: OrderedDict[str, ModelBundle] = OrderedDict()
+        self._cache: OrderedDict[str, B] = OrderedDict()
         self._broken: dict[str, str] = {}
         self._load_lock = threading.Lock()
         self.last_error: str | None = None
 
     @property
-    def current(self) -> ModelBundle | None:
+    def current(self) -> B | None:
         return self._current
 
     def refresh(self) -> bool:
         """Check ``champion.json``; load, check and swap to a new champion. True when a swap happened."""
-        stamp = _champion_stamp(Path(self.registry.root))
+        stamp = _champion_stamp(self.registry.champion_path(self.family))
         if stamp is None or stamp == self._stamp:
             return False
         with self._load_lock:
@@ -237,7 +251,7 @@ class ModelManager:
 
     def _swap_to_champion(self) -> bool:
         try:
-            mv = self.registry.champion()
+            mv = self.registry.champion(self.family)
             if mv is None:
                 return False
             if self._current is not None and _version_of(mv) == self._current.version:
@@ -245,26 +259,26 @@ class ModelManager:
             bundle = self.loader(mv)
         except Exception as exc:
             self.last_error = str(exc)
-            self.metrics.swaps.labels(result="failure").inc()
+            self.metrics.swaps.labels(family=self.family, result="failure").inc()
             log.error("champion not swapped, keeping %s: %s", self._current and self._current.version, exc)
             return False
         old, self._current = self._current, bundle  # the swap: one reference assignment
         self._cache.clear()  # name -> newest-version aliases may have changed
         self._broken.clear()
         self.last_error = None
-        self.metrics.swaps.labels(result="success").inc()
-        self.metrics.set_champion(bundle.version, bundle.model_name)
+        self.metrics.swaps.labels(family=self.family, result="success").inc()
+        self.metrics.set_champion(self.family, bundle.version, bundle.model_name)
         log.info("champion is now %s (%s), was %s", bundle.version, bundle.model_name, old and old.version)
         return True
 
-    def cached(self, name: str | None) -> ModelBundle | None:
+    def cached(self, name: str | None) -> B | None:
         """The bundle for ``name`` if it needs no loading (None = the champion)."""
         cur = self._current
         if name is None or (cur is not None and name == cur.version):
             return cur
         return self._cache.get(name)
 
-    def resolve(self, name: str | None) -> ModelBundle:
+    def resolve(self, name: str | None) -> B:
         """The bundle for a version or model name, loading it if needed (blocking: call it off the event loop)."""
         bundle = self.cached(name)
         if bundle is not None:
@@ -288,7 +302,7 @@ class ModelManager:
             return bundle
 
     def _find(self, name: str) -> Any:
-        versions = list(self.registry.versions())
+        versions = list(self.registry.versions(self.family))
         for mv in versions:
             if mv.version == name:
                 return mv
@@ -312,11 +326,3 @@ class ModelManager:
                 log.exception("champion watcher")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=interval_s)
-
-
-def read_champion_version(root: Path) -> str | None:
-    """The version named by ``champion.json`` (for status output), None when there is none."""
-    try:
-        return str(json.loads((root / CHAMPION_FILE).read_text())["version"])
-    except (FileNotFoundError, KeyError, json.JSONDecodeError, TypeError):
-        return None

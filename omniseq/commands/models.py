@@ -27,10 +27,13 @@ def run(args: argparse.Namespace) -> int:
     from omniseq.settings import StackSettings
 
     registry = ModelRegistry(args.registry or StackSettings().dir("registry"))
-    champion = registry.champion()
+    versions = registry.versions()
+    champions = {mv.family: registry.champion(mv.family) for mv in versions}
+    champion_versions = {c.version for c in champions.values() if c is not None}
     table = Table(title=f"model registry {registry.root}")
     for col in (
         "",
+        "family",
         "version",
         "model",
         "store mode",
@@ -41,10 +44,11 @@ def run(args: argparse.Namespace) -> int:
         "created",
     ):
         table.add_column(col)
-    for mv in registry.versions():
+    for mv in versions:
         m = mv.metrics
         table.add_row(
-            "*" if champion and champion.version == mv.version else "",
+            "*" if mv.version in champion_versions else "",
+            mv.family,
             mv.version,
             str(mv.manifest.get("model_name")),
             str((mv.manifest.get("input_spec") or {}).get("store_mode")),
@@ -55,6 +59,6 @@ def run(args: argparse.Namespace) -> int:
             str(mv.manifest.get("created_at", "")),
         )
     Console().print(table)
-    if champion is None:
-        Console().print("no champion yet ('omniseq promote VERSION')")
+    if registry.champion() is None:
+        Console().print("no next-item champion yet ('omniseq promote VERSION')")
     return 0

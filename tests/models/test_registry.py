@@ -90,3 +90,26 @@ def test_record_decision(tmp_path: Path) -> None:
     reg.record_decision({"promote": False})
     lines = reg.decisions()
     assert [d["promote"] for d in lines] == [True, False] and "at" in lines[0]
+
+
+def test_each_family_has_its_own_champion(tmp_path: Path) -> None:
+    reg = ModelRegistry(tmp_path / "reg")
+    seq = reg.register(_artifacts(tmp_path), _manifest())
+    basket = reg.register(
+        tmp_path / "art", _manifest(model_name="parsrec", family="basket", feature_versions={})
+    )
+    reg.promote(seq)
+    reg.promote(basket)
+    assert reg.champion().version == seq  # type: ignore[union-attr]
+    assert reg.champion("basket").version == basket  # type: ignore[union-attr]
+    assert reg.champion_path("basket") == reg.root / "champions" / "basket.json"
+    assert [v.version for v in reg.versions("basket")] == [basket]
+    assert reg.get(seq).family == "next_item"
+
+
+def test_family_names_are_checked(tmp_path: Path) -> None:
+    reg = ModelRegistry(tmp_path / "reg")
+    with pytest.raises(RegistryError, match="invalid model family"):
+        reg.register(_artifacts(tmp_path), _manifest(family="../x"))
+    with pytest.raises(RegistryError, match="'sequence'"):
+        reg.register(tmp_path / "art", _manifest(feature_versions={}))

@@ -163,7 +163,9 @@ def test_health_ready_metrics_docs(served: Served) -> None:
     assert 'omniseq_http_requests_total{route="/recommend",status="200"} 2.0' in text
     assert 'omniseq_http_requests_total{route="/recommend",status="422"} 1.0' in text
     assert 'omniseq_recommend_fallback_total{reason="no_history"} 1.0' in text
-    assert f'omniseq_model_info{{model_name="tiny",version="{served.champion}"}} 1.0' in text
+    assert (
+        f'omniseq_model_info{{family="next_item",model_name="tiny",version="{served.champion}"}} 1.0' in text
+    )
     assert "omniseq_feature_read_seconds_count 2.0" in text
     assert 'omniseq_recommend_stage_seconds_count{stage="model"} 1.0' in text
     assert served.client.get("/docs").status_code == 200

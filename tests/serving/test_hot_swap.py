@@ -92,5 +92,5 @@ def test_hot_swap_under_load(redis_proc: RedisProcess, tmp_path: Path) -> None:
     assert set(load.statuses) == {200}, load.statuses
     assert sum(load.statuses.values()) > 50
     assert set(load.versions) == {v1, v2}
-    assert 'omniseq_model_swaps_total{result="failure"} 2.0' in metrics
-    assert 'omniseq_model_swaps_total{result="success"} 3.0' in metrics
+    assert 'omniseq_model_swaps_total{family="next_item",result="failure"} 2.0' in metrics
+    assert 'omniseq_model_swaps_total{family="next_item",result="success"} 3.0' in metrics

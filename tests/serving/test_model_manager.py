@@ -28,7 +28,9 @@ def registry(tmp_path: Path) -> ModelRegistry:
 
 
 def _swaps(metrics: Metrics, result: str) -> float:
-    value = metrics.registry.get_sample_value("omniseq_model_swaps_total", {"result": result})
+    value = metrics.registry.get_sample_value(
+        "omniseq_model_swaps_total", {"family": "next_item", "result": result}
+    )
     return value or 0.0
 
 
@@ -113,9 +115,17 @@ def test_watcher_swaps_and_keeps_old_model_on_bad_artifact(registry: ModelRegist
     assert manager.refresh() is True
     assert manager.current is not None and manager.current.version == v2
     assert _swaps(metrics, "success") == 2
-    assert metrics.registry.get_sample_value("omniseq_model_info", {"version": v2, "model_name": "tiny"}) == 1
     assert (
-        metrics.registry.get_sample_value("omniseq_model_info", {"version": v1, "model_name": "tiny"}) is None
+        metrics.registry.get_sample_value(
+            "omniseq_model_info", {"family": "next_item", "version": v2, "model_name": "tiny"}
+        )
+        == 1
+    )
+    assert (
+        metrics.registry.get_sample_value(
+            "omniseq_model_info", {"family": "next_item", "version": v1, "model_name": "tiny"}
+        )
+        is None
     )
 
 
