@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import Request
 
 from serving.metrics import Metrics
-from serving.model_manager import ModelManager
+from serving.model_manager import ModelBundle, ModelManager
 from serving.recommender import Recommender
 from serving.settings import ServingSettings
 
@@ -19,7 +19,7 @@ class Services:
 
     settings: ServingSettings
     metrics: Metrics
-    manager: ModelManager[Any]  # the next-item family (POST /recommend)
+    manager: ModelManager[ModelBundle]  # the next-item family (POST /recommend)
     recommender: Recommender
     redis: Any  # redis.Redis: pinged by /readyz
     managers: dict[str, ModelManager[Any]] = field(
