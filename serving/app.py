@@ -27,6 +27,7 @@ from serving.middleware import BodyLimitMiddleware
 from serving.model_manager import BrokenModelError, ModelManager, NoModelError, UnknownModelError, load_bundle
 from serving.recommender import Recommender, StoreUnavailableError
 from serving.routes import router
+from serving.routes_page import router as page_router
 from serving.settings import ServingSettings
 
 log = logging.getLogger(__name__)
@@ -151,6 +152,7 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
     app.state.metrics = metrics = Metrics()
     app.state.services = None
     app.include_router(router)
+    app.include_router(page_router)  # the storefront page and its JSON
     for family in FAMILIES:
         app.include_router(family.router)
     add_exception_handlers(app)

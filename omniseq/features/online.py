@@ -45,6 +45,18 @@ def redis_key(user_id: str, project: str = PROJECT, join_key: str = USER_JOIN_KE
     return entity_key_prefix(join_key) + struct.pack("<II", _STRING_TYPE, len(v)) + v + project.encode()
 
 
+def user_id_of_key(key: bytes, project: str = PROJECT, join_key: str = USER_JOIN_KEY) -> str | None:
+    """The user id of a Redis key written by :func:`redis_key`, or None for any other key."""
+    prefix, suffix = entity_key_prefix(join_key), project.encode()
+    head = len(prefix) + 8
+    if not (key.startswith(prefix) and key.endswith(suffix)) or len(key) < head + len(suffix):
+        return None
+    value_type, length = struct.unpack("<II", key[len(prefix) : head])
+    if value_type != _STRING_TYPE or head + length + len(suffix) != len(key):
+        return None
+    return key[head : head + length].decode(errors="replace")
+
+
 def field_hash(view_name: str, feature: str) -> bytes:
     """Feast's hash field name for a feature: murmur3_32 of ``view:feature``, 4 bytes little-endian."""
     return struct.pack("<I", mmh3.hash(f"{view_name}:{feature}", signed=False))
