@@ -17,6 +17,7 @@ COMMANDS: dict[str, str] = {
     "up": "Start Kafka (KRaft), Redis and Flink jars as local processes; 'omniseq down' stops them.",
     "down": "Stop the local processes started by 'omniseq up'.",
     "replay": "Stream a dataset or the simulator into Kafka; write in-store batches as Parquet drops.",
+    "drop": "Drop one in-store basket (a Parquet file) into the running pipeline's landing folder.",
     "pipeline": "Run the PyFlink feature job (local mini-cluster or a Flink session cluster).",
     "features": "Feature registry: apply, list feature views and versions, materialise.",
     "train": "Train a recommender (from the offline store or a dataset), export TorchScript and register it.",

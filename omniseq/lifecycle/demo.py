@@ -305,10 +305,13 @@ def run_demo(demo: DemoSettings | None = None, settings: StackSettings | None = 
             console.rule(f"[bold]4. champion {version}; starting the API")
             base = loop.start_api()
             console.rule("[bold]5. POST /recommend")
-            show_recommendations(base, pick_users(settings, online, store, loop.view))
+            picks = pick_users(settings, online, store, loop.view)
+            show_recommendations(base, picks)
             if demo.retrain_cron:
                 loop.procs.start("trainer", ["retrain", "--schedule", "--cron", demo.retrain_cron])
-            _where_to_look(base, settings, time.monotonic() - t0)
+            _where_to_look(
+                base, settings, time.monotonic() - t0, next(iter(picks["online + in-store"]), None)
+            )
             while demo.stay_up:
                 for name in ("pipeline", "api"):
                     loop.procs.check(name)
@@ -327,8 +330,23 @@ def _ready(base: str) -> bool:
         return False
 
 
-def _where_to_look(base: str, settings: StackSettings, elapsed: float) -> None:
+def _some_items(base: str, user: str) -> list[str]:
+    """Two items of the catalogue (ranks 9 and 10 of the user's recommendations) to put in a demo basket."""
+    try:
+        body = httpx.post(f"{base}/recommend", json={"user_id": user, "k": 10}, timeout=5).json()
+        return [i["item_id"] for i in body.get("items", [])][-2:]
+    except (httpx.HTTPError, ValueError, KeyError, TypeError):
+        return []
+
+
+def _where_to_look(base: str, settings: StackSettings, elapsed: float, user: str | None = None) -> None:
     console.print(f"demo ready in {elapsed:.0f}s")
+    page = f"{base}/storefront" + (f"?user={user}" if user else "")
+    console.print(f"  storefront:    {page}   (one customer's two channels and recommendations, live)")
+    if user:
+        items = ",".join(_some_items(base, user)) or "ITEM,ITEM"
+        console.print(f"                 drop a store basket, watch the page change: omniseq drop --user {user} "
+                      f"--items {items}", soft_wrap=True)  # fmt: skip
     console.print(f"  API docs:      {base}/docs")
     console.print(f"  metrics:       {base}/metrics   (pipeline: omniseq pipeline --metrics json)")
     console.print(f"  model registry {settings.dir('registry')}  (omniseq models list)")
