@@ -10,7 +10,8 @@ Measured in one run, on processes this benchmark starts (Kafka, Redis, the local
 * ``events_lost``: produced valid events minus events the job counted (new + duplicates), and users whose Redis
   sequence does not end with their newest event.
 
-Writes ``bench/results/pipeline.json``.
+Writes ``bench/results/pipeline.json`` (with the time series ``throughput_timeline`` and ``freshness_timeline``) and
+its figure ``pipeline.png`` (:func:`bench.plots.plot_pipeline`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from bench.plots import plot_pipeline
 from omniseq.schema import OnlineEvent, sort_key
 from pipeline.config import PipelineSettings
 from pipeline.sinks import read_counters
@@ -93,6 +95,7 @@ def _drain(cfg: PipelineSettings, target: int, rest_port: int, timeout_s: float)
         "startup_to_first_event_s": round(first - t0, 2),
         "processed": samples[-1][1],
         "busy_ms_per_s": busy,
+        "throughput_timeline": [[round(t - t0, 2), n] for t, n in samples[:: max(1, len(samples) // 600)]],
     }
 
 
@@ -105,6 +108,7 @@ class FreshnessProbe:
         self.store, self.view = RedisOnlineStore.from_url(redis_url), view
         self.pending: dict[str, tuple[OnlineEvent, float]] = {}
         self.latencies: list[float] = []
+        self.timeline: list[tuple[float, float]] = []  # (send time, seconds to Redis) per probe
         self.lock = threading.Lock()
         self.done = threading.Event()
         self._done_at = 0.0
@@ -126,6 +130,7 @@ class FreshnessProbe:
                         for t, i in zip(row["tok_ts"], row["tok_items"], strict=True)
                     ):
                         self.latencies.append(now - sent)
+                        self.timeline.append((sent, now - sent))
                         with self.lock:
                             del self.pending[e.event_id]
             time.sleep(0.005)
@@ -153,7 +158,7 @@ def _freshness(cfg: PipelineSettings, events: list[OnlineEvent], rate: float, pr
 
     thread = threading.Thread(target=probe.run, daemon=True)
     thread.start()
-    t0 = time.monotonic()
+    t0, started = time.monotonic(), time.time()
     rep.run(events, Pacer(rate=rate), track=track, progress=False)
     produce_s = time.monotonic() - t0
     probe.finish()
@@ -169,6 +174,9 @@ def _freshness(cfg: PipelineSettings, events: list[OnlineEvent], rate: float, pr
         "freshness_p50_ms": round(q[49] * 1000, 1),
         "freshness_p99_ms": round(q[98] * 1000, 1),
         "freshness_max_ms": round(lat[-1] * 1000, 1) if lat else None,
+        "freshness_timeline": [
+            [round(sent - started, 3), round(d * 1000, 1)] for sent, d in sorted(probe.timeline)
+        ],
     }
 
 
@@ -233,7 +241,8 @@ def main(argv: list[str] | None = None) -> int:
                         "redis_flush_ms": cfg.redis_flush_ms}  # fmt: skip
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    print(json.dumps({k: v for k, v in result.items() if not k.endswith("_timeline")}, indent=2))
+    print(f"wrote {args.out} and {plot_pipeline(result, args.out.with_suffix('.png'))}")
     return 0 if result["events_lost"] == 0 else 1
 
 

@@ -8,7 +8,7 @@ asyncio keep-alive HTTP/1.1 clients) at fixed concurrency levels for a fixed tim
 
 Also measured in the same run: a ``GET /healthz`` baseline (the HTTP stack alone), the direct feature read, and an
 in-process per-stage breakdown (feature read, encode, model, rank, response JSON) of the same recommend path.
-Writes ``bench/results/serve.json``.
+Writes ``bench/results/serve.json`` and its figure ``serve.png`` (:func:`bench.plots.plot_serve`).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.loadgen import clean_env, run_load, summary_ms
+from bench.plots import plot_serve
 from omniseq.infra.process import free_port
 
 RESULTS = Path(__file__).resolve().parent / "results" / "serve.json"
@@ -266,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     report = _report(args, version, len(vocab), setup_s, healthz, results, breakdown, load_before)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    print(f"wrote {args.out} and {plot_serve(report, args.out.with_suffix('.png'))}")
     return 0
 
 
