@@ -59,5 +59,9 @@ down: venv
 bench: setup
 	$(VENV)/bin/omniseq bench all
 
+.PHONY: screenshot
+screenshot: setup  # the storefront browser test, saving docs/storefront.png (shown in the README)
+	OMNISEQ_WRITE_SCREENSHOT=1 $(PY) -m pytest tests/serving/test_storefront_browser.py -q
+
 clean:
 	rm -rf run .pytest_cache .mypy_cache .ruff_cache

@@ -82,6 +82,16 @@ def _simulator(d: dict[str, Any]) -> list[str]:
     ]
 
 
+def _figures() -> list[str]:
+    """The benchmark PNGs drawn by ``bench/plots.py`` beside their JSON (``omniseq bench plots`` redraws them)."""
+    captions = {
+        "pipeline": "pipeline throughput and freshness over time",
+        "serve": "serving latency distribution",
+    }
+    shown = [(n, c) for n, c in captions.items() if (RESULTS / f"{n}.png").is_file()]
+    return [line for n, c in shown for line in ("", f"![{c}](bench/results/{n}.png)")]
+
+
 def render() -> str:
     lines = ["| benchmark | measured | goal |", "|---|---|---|"]
     for name, fn in (("pipeline", _pipeline), ("serve", _serve), ("features", _features), ("train", _train),
@@ -90,6 +100,7 @@ def render() -> str:
         lines += fn(data) if data else [f"| {name} | not run yet (`omniseq bench {name}`) | |"]
         extra = _load("pipeline_no_offline") if name == "pipeline" else None
         lines += _pipeline(extra, "pipeline_no_offline") if extra else []
+    lines += _figures()
     ablations = sorted(p.stem for p in RESULTS.glob("eval_beauty_*.md"))  # same data, one setting changed
     for name in ("eval_hm", "eval_beauty", *ablations):
         md = RESULTS / f"{name}.md"

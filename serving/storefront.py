@@ -83,11 +83,12 @@ def _events(seq: HybridSequence) -> list[TimelineEvent]:
     out = []
     for tok in reversed(seq.tokens):
         if tok.type_code == BASKET_CODE:
-            out.append(TimelineEvent(channel="store", event_type="basket", ts_ms=tok.ts_ms,
+            out.append(TimelineEvent(channel="store", event_type="basket", ts_ms=tok.ts_ms, item_id=None,
                                      store_id=tok.store_id, items=list(tok.basket)))  # fmt: skip
         else:
             name = EVENT_NAMES.get(tok.type_code, f"type {tok.type_code}")
-            out.append(TimelineEvent(channel="online", event_type=name, ts_ms=tok.ts_ms, item_id=tok.item_id))
+            out.append(TimelineEvent(channel="online", event_type=name, ts_ms=tok.ts_ms, item_id=tok.item_id,
+                                     store_id=None))  # fmt: skip
     return out
 
 
