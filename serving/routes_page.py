@@ -24,6 +24,7 @@ from omniseq.schema import MAX_ID_LEN
 from serving.dependencies import Services, get_services
 from serving.schemas import ErrorResponse
 from serving.storefront import (
+    SEQUENCE_VIEWS,
     NoCustomerFoundError,
     PageConfig,
     RandomUserResponse,
@@ -41,7 +42,11 @@ POLL_MS = 1500
 router = APIRouter(tags=["storefront"])
 ServicesDep = Annotated[Services, Depends(get_services)]
 ViewQuery = Annotated[
-    str | None, Query(description="a sequence feature view (default: the champion's)", max_length=100)
+    str | None,
+    Query(
+        description="a sequence feature view (default: the champion's)",
+        pattern=f"^({'|'.join(SEQUENCE_VIEWS)})$",
+    ),
 ]
 ERRORS: dict[int | str, dict[str, object]] = {
     404: {"model": ErrorResponse, "description": "unknown customer"},
