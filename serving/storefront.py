@@ -222,7 +222,8 @@ def page_tabs(doc: Mapping[str, Any], k: int = 10) -> tuple[list[PageTab], bool]
         if path == "/recommend":
             explain = "explain" in props
             tabs.insert(0, PageTab(key="recommend", label="Next item (champion)", path=path, body=body))
-            channels = _enum(props["channel"], doc) if "channel" in props else []
+            channel = props.get("channel", {})
+            channels = [c for c in _enum(channel, doc) if c != channel.get("default")]  # the default is tab 1
             tabs[1:1] = [
                 PageTab(
                     key=f"recommend-{c}",

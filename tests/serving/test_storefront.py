@@ -60,7 +60,7 @@ class _ChannelRequest(BaseModel):
     user_id: str
     k: int = 10
     explain: bool = False
-    channel: Literal["online", "in_store"] | None = None
+    channel: Literal["hybrid", "online", "in_store"] = "hybrid"
 
 
 def _recommend(req: _ChannelRequest) -> dict[str, str]:
