@@ -95,7 +95,7 @@ def _drain(cfg: PipelineSettings, target: int, rest_port: int, timeout_s: float)
         "startup_to_first_event_s": round(first - t0, 2),
         "processed": samples[-1][1],
         "busy_ms_per_s": busy,
-        "throughput_timeline": [[round(t - t0, 2), n] for t, n in samples[:: max(1, len(samples) // 600)]],
+        "throughput_timeline": [[round(t - t0, 2), n] for t, n in samples[:: -(-len(samples) // 600)]],
     }
 
 

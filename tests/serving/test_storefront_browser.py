@@ -175,3 +175,37 @@ def test_storefront_in_a_browser(site: Site, page: Any, tmp_path: Path) -> None:
     eventually("the outage message", lambda: "online feature store is unreachable" in message(page))
     assert page.inner_text("#live-text") == "store outage"
     assert shown_recs(page) == after  # the last data stays on screen
+
+
+def test_explanations_and_other_families_tabs(site: Site, page: Any) -> None:
+    """The page against an API that explains and has another family's endpoint (config and answers stubbed in the
+    browser: the page is under test), and against today's API, which rejects ``explain``: asked again without it."""
+    real = site.recommend(USER)
+    config = site.http.get("/storefront/config").json()
+    config["explain"] = True
+    config["tabs"][0]["body"]["explain"] = True
+    config["tabs"].append(
+        {"key": "next-basket", "label": "Next basket", "path": "/next-basket", "body": {"k": 3}}
+    )
+    page.route("**/storefront/config", lambda route: route.fulfill(json=config))
+    page.route(
+        "**/next-basket", lambda route: route.fulfill(json={"items": [{"item_id": "item5", "score": 0.5}]})
+    )
+    page.goto(f"{site.server.url}/storefront?user={USER}")
+    eventually("the recommendations asked again without explain", lambda: shown_recs(page) == real)
+    assert page.query_selector_all("#rec-list [data-why]") == []
+
+    sent: list[Any] = []
+    items = [{"item_id": i, "score": 1.0, "explanation": {"text": f"bought with {i}"}} for i in real]
+
+    def explained(route: Any) -> None:
+        sent.append(route.request.post_data_json)
+        route.fulfill(json={"items": items, "model_version": "m", "feature_versions": {}, "fallback": False})
+
+    page.route("**/recommend", explained)
+    page.reload()
+    eventually("the explanations", lambda: len(page.query_selector_all("#rec-list [data-why]")) == len(real))
+    assert page.inner_text(f"#rec-list li[data-item='{real[0]}'] .why") == f"why: bought with {real[0]}"
+    assert sent[0] == {"user_id": USER, "k": 10, "explain": True}
+    page.click("#tabs button[data-tab='next-basket']")
+    eventually("the other family's tab", lambda: shown_recs(page) == ["item5"])
