@@ -1,9 +1,12 @@
 package omniseq.flink;
 
 import java.io.IOException;
+import java.time.Duration;
+import java.util.List;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.apache.flink.api.common.functions.OpenContext;
+import org.apache.flink.api.common.state.StateTtlConfig;
 import org.apache.flink.api.common.state.ValueState;
 import org.apache.flink.api.common.state.ValueStateDescriptor;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
@@ -14,6 +17,7 @@ import org.apache.flink.streaming.api.checkpoint.CheckpointedFunction;
 import org.apache.flink.streaming.api.functions.KeyedProcessFunction;
 import org.apache.flink.types.Row;
 import org.apache.flink.util.Collector;
+import org.apache.flink.util.OutputTag;
 
 /**
  * Keyed by user: drops duplicates, keeps the newest tokens of the hybrid sequence and the in-store aggregates
@@ -37,6 +41,7 @@ public class HybridFeatures extends KeyedProcessFunction<String, Row, Row>
     private transient Map<String, UserState> dirtyStore;
     private transient long firstDirty;
     private transient boolean timerArmed;
+    private transient Map<JobConfig.View, OutputTag<Row>> snapshotTags;
 
     public HybridFeatures(String configJson, boolean withLog) {
         this.configJson = configJson;
@@ -46,7 +51,17 @@ public class HybridFeatures extends KeyedProcessFunction<String, Row, Row>
     @Override
     public void open(OpenContext ctx) {
         cfg = new JobConfig(configJson);
-        state = getRuntimeContext().getState(new ValueStateDescriptor<>("user", TypeInformation.of(UserState.class)));
+        ValueStateDescriptor<UserState> desc = new ValueStateDescriptor<>("user", TypeInformation.of(UserState.class));
+        if (cfg.stateTtlDays > 0) {
+            desc.enableTimeToLive(StateTtlConfig.newBuilder(Duration.ofDays(cfg.stateTtlDays)).build());
+        }
+        state = getRuntimeContext().getState(desc);
+        snapshotTags = new LinkedHashMap<>();
+        if (withLog && cfg.offlineSnapshots) {
+            for (JobConfig.View v : cfg.seqViews) {
+                snapshotTags.put(v, Records.snapshotTag(v));
+            }
+        }
         writer = new RedisWriter(cfg.onlineUri, cfg.keyPrefix, cfg.project);
         int subtask = getRuntimeContext().getTaskInfo().getIndexOfThisSubtask();
         counters = new Counters(cfg.metricsDir, "hybrid", subtask, getRuntimeContext().getMetricGroup());
@@ -92,6 +107,13 @@ public class HybridFeatures extends KeyedProcessFunction<String, Row, Row>
             Row logged = Row.copy(r);
             logged.setField(Records.ARRIVAL, r.getField(Records.ARRIVAL) == null ? now : r.getField(Records.ARRIVAL));
             ctx.output(Records.logTag(), logged);
+            for (Map.Entry<JobConfig.View, OutputTag<Row>> e : snapshotTags.entrySet()) {
+                ctx.output(e.getValue(), snapshotRow(user, e.getKey(), st.seqFeatures(e.getKey().maxLen()), st.lastTs(), now));
+            }
+            if (basket && cfg.offlineSnapshots && cfg.instoreView != null) {
+                ctx.output(Records.snapshotTag(cfg.instoreView),
+                        snapshotRow(user, cfg.instoreView, st.instoreFeatures(), st.lastStoreTs, now));
+            }
         }
         state.update(st);
         if (dirty.isEmpty()) {
@@ -104,6 +126,35 @@ public class HybridFeatures extends KeyedProcessFunction<String, Row, Row>
             ctx.timerService().registerProcessingTimeTimer(now + cfg.flushMs);
             timerArmed = true;
         }
+    }
+
+    /** Offline snapshot tags of the sequence views and the in-store view (for {@code getSideOutput}). */
+    public static List<OutputTag<Row>> snapshotTags(String configJson) {
+        JobConfig c = new JobConfig(configJson);
+        List<OutputTag<Row>> tags = new java.util.ArrayList<>();
+        for (JobConfig.View v : c.seqViews) {
+            tags.add(Records.snapshotTag(v));
+        }
+        if (c.instoreView != null) {
+            tags.add(Records.snapshotTag(c.instoreView));
+        }
+        return tags;
+    }
+
+    private static Row snapshotRow(String user, JobConfig.View view, Map<String, Object> f, long eventTs, long now) {
+        Row row = new Row(view.features().size() + 3);
+        row.setField(0, user);
+        int i = 1;
+        for (JobConfig.Feature feat : view.features()) {
+            Object v = f.get(feat.name());
+            if (v instanceof List<?> list) {
+                v = "int64_list".equals(feat.dtype()) ? list.toArray(new Long[0]) : list.toArray(new String[0]);
+            }
+            row.setField(i++, v);
+        }
+        row.setField(i++, eventTs);
+        row.setField(i, now);
+        return row;
     }
 
     @Override

@@ -38,6 +38,8 @@ public final class JobConfig implements Serializable {
     public final int maxMessageBytes;
     public final int dlqMaxPayloadBytes;
     public final long maxFutureSkewMs;
+    public final int stateTtlDays;
+    public final boolean offlineSnapshots;
 
     public JobConfig(String json) {
         this.json = json;
@@ -66,6 +68,8 @@ public final class JobConfig implements Serializable {
         maxMessageBytes = n.path("max_message_bytes").asInt(16_384);
         dlqMaxPayloadBytes = n.path("dlq_max_payload_bytes").asInt(16_384);
         maxFutureSkewMs = n.path("max_future_skew_ms").asLong(3_600_000L);
+        stateTtlDays = n.path("state_ttl_days").asInt(0);
+        offlineSnapshots = n.path("offline_snapshots").asBoolean(false);
     }
 
     private static View view(JsonNode v, HexFormat hex) {

@@ -52,6 +52,36 @@ public final class Records {
         return new OutputTag<>("dlq", deadLetter());
     }
 
+    /** Flink type of a feature of the contract's dtype. */
+    public static TypeInformation<?> featureType(String dtype) {
+        return switch (dtype) {
+            case "int64" -> Types.LONG;
+            case "float64" -> Types.DOUBLE;
+            case "string" -> Types.STRING;
+            case "int64_list" -> BasicArrayTypeInfo.LONG_ARRAY_TYPE_INFO;
+            case "string_list" -> BasicArrayTypeInfo.STRING_ARRAY_TYPE_INFO;
+            default -> throw new IllegalArgumentException("unsupported feature dtype " + dtype);
+        };
+    }
+
+    /** One offline snapshot row of a view: user_id, its features in contract order, event_ts, created_ts. */
+    public static OutputTag<org.apache.flink.types.Row> snapshotTag(JobConfig.View view) {
+        int n = view.features().size();
+        TypeInformation<?>[] types = new TypeInformation<?>[n + 3];
+        String[] names = new String[n + 3];
+        types[0] = Types.STRING;
+        names[0] = "user_id";
+        for (int i = 0; i < n; i++) {
+            types[i + 1] = featureType(view.features().get(i).dtype());
+            names[i + 1] = view.features().get(i).name();
+        }
+        types[n + 1] = Types.LONG;
+        names[n + 1] = "event_ts";
+        types[n + 2] = Types.LONG;
+        names[n + 2] = "created_ts";
+        return new OutputTag<>("offline_" + view.name(), new RowTypeInfo(types, names));
+    }
+
     /** Every new (deduplicated) behaviour, with its arrival time: the offline behaviour log. */
     public static OutputTag<org.apache.flink.types.Row> logTag() {
         return new OutputTag<>("behaviour_log", behaviour());
