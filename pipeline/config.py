@@ -80,7 +80,8 @@ class PipelineSettings(StackSettings):
     buffer_timeout_ms: int = Field(default=10, ge=0)
     job_name: str = "omniseq-features"
     dlq_delivery: Literal["at-least-once", "exactly-once"] = "at-least-once"
-    # the local mini-cluster's REST endpoint: loopback only; cancelling and jar upload through REST are off
+    # the local mini-cluster's REST endpoint: loopback only; jar upload/run through REST and the dashboard's cancel
+    # button are off (Flink 2.2 serves PATCH /jobs/<id> whatever the settings: loopback is what protects it)
     rest_bind_address: str = "127.0.0.1"
     rest_cancel_enabled: bool = False
     rest_upload_enabled: bool = False
