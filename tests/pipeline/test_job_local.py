@@ -10,6 +10,7 @@ from typing import Any
 import pyarrow.dataset as ds
 import pytest
 
+from omniseq.features.behaviour_log import read_log, sequences_as_of
 from omniseq.schema import EVENT_TYPES, OnlineEvent, StoreTransaction
 from pipeline.config import MINUTE_MS, PipelineSettings, WindowSpec
 from pipeline.reference import dedup, expected_online
@@ -105,7 +106,16 @@ def test_hybrid_windows_and_offline_equal_reference(
     log_dir = cfg.dir("offline") / job.BEHAVIOUR_LOG
     files = sorted(p.name for p in log_dir.glob("date=*/*") if not p.name.startswith("."))
     assert files and all(name.endswith(".parquet") for name in files)
-    log = ds.dataset(log_dir, partitioning="hive").to_table()
+    log = read_log(cfg.dir("offline"))
     assert sorted(log.column("key").to_pylist()) == sorted(
         b.txn_id if isinstance(b, StoreTransaction) else b.event_id for b in unique
     )
+    # online == offline: the sequences rebuilt from the job's log as of each user's newest token are the rows
+    # the job wrote to Redis
+    for view, n in cfg.seq_views.items():
+        online = expected[view]
+        users = sorted(online)
+        rebuilt = sequences_as_of(log, users, [online[u]["last_ts"] for u in users], n).to_pylist()
+        redis_rows = store.read(view, users)
+        for user, row, stored in zip(users, rebuilt, redis_rows, strict=True):
+            assert {k: row[k] for k in stored or {}} == stored, (view, user)
