@@ -181,7 +181,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"kafka: {len(jars.kafka_classpath)} jars in {jar_dir(settings, 'kafka')}")
-    print(f"flink: {len(jars.flink)} jars in {jar_dir(settings, 'flink')} and {jar_dir(settings, MODULE_GROUP)}")
+    print(
+        f"flink: {len(jars.flink)} jars in {jar_dir(settings, 'flink')} and {jar_dir(settings, MODULE_GROUP)}"
+    )
     return 0
 
 
