@@ -36,9 +36,10 @@ def rest_get(rest_url: str, path: str) -> Any:
 
 
 def source_records(rest_url: str, job_id: str) -> int:
-    """Records the job's Kafka source vertex has emitted (REST vertex I/O metric ``write-records``)."""
+    """Records the job's Kafka source vertex has read (REST vertex I/O metric ``read-records``; its
+    ``write-records`` are the local window pre-aggregates, fewer than the events)."""
     job = rest_get(rest_url, f"/jobs/{job_id}")
-    return sum(int(v["metrics"]["write-records"]) for v in job["vertices"] if v["name"].startswith("Source:"))
+    return sum(int(v["metrics"]["read-records"]) for v in job["vertices"] if v["name"].startswith("Source:"))
 
 
 def drain_rate(samples: list[tuple[float, int]], target: int) -> float:
