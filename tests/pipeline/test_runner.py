@@ -85,3 +85,13 @@ def test_local_rest_is_loopback_with_cancel_and_upload_off(tmp_path: Path) -> No
     conf = runner.flink_config(PipelineSettings(run_dir=tmp_path), [], None, 8081)
     assert conf["rest.bind-address"] == "127.0.0.1"
     assert conf["web.cancel.enable"] == "false" and conf["web.submit.enable"] == "false"
+
+
+def test_metrics_show_the_job_state_and_restarts(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from omniseq.cli import main as cli
+
+    runner.write_status(PipelineSettings(), "RESTARTING", 2)
+    assert cli(["pipeline", "--metrics", "prometheus"]) == 0
+    out = capsys.readouterr().out
+    assert 'omniseq_pipeline_job_state{state="RESTARTING"} 1' in out
+    assert "omniseq_pipeline_job_restarts_total 2" in out
