@@ -3,8 +3,11 @@
 Measured in one run, on processes this benchmark starts (Kafka, Redis, the local Flink mini-cluster):
 
 * ``produce_events_per_s``: kafka-python replay of the simulator's online events (preloaded before the job starts);
+* ``baseline``: a plain Flink SQL HOP-window job (Kafka JSON -> count per user -> blackhole,
+  :mod:`bench._pipeline_baseline`) draining the same backlog first; ``ratio_to_baseline`` = product / baseline;
 * ``sustained_events_per_s``: the job draining that backlog (events counted by the keyed operator, between 10 %
-  and 90 % of the backlog, so start-up is excluded); ``busy_ms_per_s`` per job vertex says where the time goes;
+  and 90 % of the backlog, so start-up is excluded); ``busy_ms_per_s`` per job vertex says where the time goes,
+  ``busy_us_per_event`` the same per event (busy time, a bound on CPU time, of each operator chain);
 * freshness: then events are produced at ``--rate`` (default: half the sustained rate); for probe events, the time from ``send()`` to the user's
   ``user_hybrid_seq_v1`` row in Redis containing the event (p50 / p99 / max);
 * ``events_lost``: produced valid events minus events the job counted (new + duplicates), and users whose Redis
@@ -24,10 +27,10 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
+from bench._pipeline_baseline import drain_rate, rest_get, run_baseline, vertex_busy
 from bench.plots import plot_pipeline
 from omniseq.schema import OnlineEvent, sort_key
 from pipeline.config import PipelineSettings
@@ -56,21 +59,13 @@ def _processed(cfg: PipelineSettings) -> int:
 
 
 def _vertex_busy(rest_port: int) -> dict[str, float]:
-    """busyTimeMsPerSecond per job vertex (summed over subtasks) from the mini-cluster's REST API."""
-
-    def get(path: str) -> Any:
-        with urllib.request.urlopen(f"http://127.0.0.1:{rest_port}{path}", timeout=5) as r:
-            return json.loads(r.read())
-
+    """busyTimeMsPerSecond per job vertex (summed over subtasks) of the running job."""
+    url = f"http://127.0.0.1:{rest_port}"
     try:
-        job = next(j["id"] for j in get("/jobs")["jobs"] if j["status"] == "RUNNING")
-        out = {}
-        for v in get(f"/jobs/{job}")["vertices"]:
-            m = get(f"/jobs/{job}/vertices/{v['id']}/subtasks/metrics?get=busyTimeMsPerSecond&agg=sum")
-            out[v["name"][:120]] = round(float(m[0]["sum"]), 1) if m else float("nan")
-        return out
+        job = next(j["id"] for j in rest_get(url, "/jobs")["jobs"] if j["status"] == "RUNNING")
     except (OSError, StopIteration, KeyError, ValueError) as exc:
-        return {"error": float("nan"), str(exc)[:80]: float("nan")}
+        return {f"error: {str(exc)[:80]}": float("nan")}
+    return vertex_busy(url, job)
 
 
 def _drain(cfg: PipelineSettings, target: int, rest_port: int, timeout_s: float) -> dict[str, Any]:
@@ -85,9 +80,7 @@ def _drain(cfg: PipelineSettings, target: int, rest_port: int, timeout_s: float)
         if n >= target:
             break
         time.sleep(0.2)
-    lo = next(((t, n) for t, n in samples if n >= 0.1 * target), samples[-1])
-    hi = next(((t, n) for t, n in samples if n >= 0.9 * target), samples[-1])
-    rate = (hi[1] - lo[1]) / (hi[0] - lo[0]) if hi[0] > lo[0] else 0.0
+    rate = drain_rate(samples, target)
     first = next((t for t, n in samples if n > 0), samples[-1][0])
     return {
         "sustained_events_per_s": round(rate),
@@ -96,6 +89,7 @@ def _drain(cfg: PipelineSettings, target: int, rest_port: int, timeout_s: float)
         "processed": samples[-1][1],
         "busy_ms_per_s": busy,
         "throughput_timeline": [[round(t - t0, 2), n] for t, n in samples[:: -(-len(samples) // 600)]],
+        "busy_us_per_event": {k: round(v * 1000 / rate, 2) for k, v in busy.items()} if rate else {},
     }
 
 
@@ -223,6 +217,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--probes", type=int, default=300, help="probe events whose freshness is measured")
     p.add_argument("--no-offline", action="store_true", help="disable the Parquet offline sinks")
+    p.add_argument(
+        "--no-snapshots",
+        action="store_true",
+        help="offline: the behaviour log only, no per-event view snapshots",
+    )
+    p.add_argument("--no-baseline", action="store_true", help="skip the HOP-window baseline job")
     p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args(argv)
     users = args.users or max(100, (args.events + args.fresh_events) // 50)
@@ -237,8 +237,10 @@ def main(argv: list[str] | None = None) -> int:
             broker.stop()
     result["load_average_1m_end"] = round(os.getloadavg()[0], 2)
     result["config"] = {"events": args.events, "users": users, "offline": not args.no_offline,
-                        "parallelism": cfg.flink_parallelism, "python_bundle_ms": cfg.python_bundle_ms,
-                        "redis_flush_ms": cfg.redis_flush_ms}  # fmt: skip
+                        "offline_snapshots": not (args.no_offline or args.no_snapshots),
+                        "parallelism": cfg.flink_parallelism, "redis_flush_ms": cfg.redis_flush_ms,
+                        "fresh_events": args.fresh_events, "command": "omniseq bench pipeline " + " ".join(
+                            argv if argv is not None else sys.argv[1:])}  # fmt: skip
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps({k: v for k, v in result.items() if not k.endswith("_timeline")}, indent=2))
@@ -252,7 +254,10 @@ def _run(
     from pipeline.producer import Replayer, kafka_producer
     from pipeline.runner import resolve_jars, start
 
-    cfg = cfg.model_copy(update={"offline_enabled": not args.no_offline})
+    cfg = cfg.model_copy(
+        update={"offline_enabled": not args.no_offline, "offline_snapshots": not args.no_snapshots}
+    )
+    jars = resolve_jars(cfg)
     producer = kafka_producer(cfg.kafka_bootstrap)
     t0 = time.monotonic()
     stats = Replayer(producer, cfg.clickstream_topic).run(backlog, total=len(backlog))
@@ -260,10 +265,16 @@ def _run(
     result: dict[str, Any] = {"produce_events_per_s": round(len(backlog) / (time.monotonic() - t0))}
     result["acknowledged"], result["failed"] = stats.acknowledged, stats.failed
     result["load_average_1m_start"] = round(os.getloadavg()[0], 2)
-    job = start(cfg, cfg.redis_url, resolve_jars(cfg), resume=False, rest_port=rest_port)
+    if not args.no_baseline:
+        result["baseline"] = run_baseline(cfg, jars, len(backlog))
+        _log(f"baseline: {result['baseline']}")
+    job = start(cfg, cfg.redis_url, jars, resume=False, rest_port=rest_port)
     try:
         result.update(_drain(cfg, len(backlog), rest_port, timeout_s=600))
         _log(f"drained the backlog: {result}")
+        if "baseline" in result and result["baseline"]["sustained_events_per_s"]:
+            ratio = result["sustained_events_per_s"] / result["baseline"]["sustained_events_per_s"]
+            result["ratio_to_baseline"] = round(ratio, 3)
         # freshness is measured under a load the job keeps up with (a backlog would only measure queueing)
         rate = args.rate or max(100.0, round(0.5 * result["sustained_events_per_s"]))
         result.update(_freshness(cfg, live, rate, args.probes))

@@ -54,6 +54,10 @@ class PipelineSettings(StackSettings):
         default=1_000, gt=0
     )  # an idle Kafka partition stops holding the watermark back
     windows: list[WindowSpec] = Field(default_factory=default_windows)
+    # validation (omniseq.flink.ValidateEvents): guards that keep one bad message from stalling the job
+    max_message_bytes: int = Field(default=16_384, gt=0)  # larger clickstream messages are dead-lettered
+    dlq_max_payload_bytes: int = Field(default=16_384, gt=0)  # a dead letter keeps at most this much payload
+    max_future_skew_ms: int = Field(default=60 * MINUTE_MS, ge=0)  # events after now + skew are dead-lettered
     # the keyed hybrid-sequence operator
     seq_views: dict[str, int] = Field(
         default_factory=lambda: {"user_hybrid_seq_v1": 50, "user_hybrid_seq_v2": 90}
@@ -66,16 +70,23 @@ class PipelineSettings(StackSettings):
     # sinks
     redis_flush_ms: int = Field(default=100, gt=0)  # coalesce Redis writes per user for this long at most
     redis_batch_rows: int = Field(default=2_000, gt=0)  # ... or until this many distinct rows are buffered
-    offline_enabled: bool = True
+    offline_enabled: bool = True  # the append-only behaviour log and the window views' offline rows
+    # also one offline snapshot row per behaviour and sequence/in-store view (what Feast's point-in-time joins
+    # read today); the behaviour log alone is enough to rebuild them (pipeline.offline_log)
+    offline_snapshots: bool = True
     offline_rollover_s: int = Field(default=60, gt=0)
     # runtime
     checkpoint_interval_ms: int = Field(default=5_000, gt=0)
-    python_bundle_ms: int = Field(default=50, gt=0)  # PyFlink bundle time: an upper bound on added latency
-    python_bundle_size: int = Field(default=5_000, gt=0)
     buffer_timeout_ms: int = Field(default=10, ge=0)
-    state_cache_size: int = Field(default=200_000, gt=0)  # keyed states cached in the Python worker
     job_name: str = "omniseq-features"
     dlq_delivery: Literal["at-least-once", "exactly-once"] = "at-least-once"
+    # the local mini-cluster's REST endpoint: loopback only; jar upload/run through REST and the dashboard's cancel
+    # button are off (Flink 2.2 serves PATCH /jobs/<id> whatever the settings: loopback is what protects it)
+    rest_bind_address: str = "127.0.0.1"
+    rest_cancel_enabled: bool = False
+    rest_upload_enabled: bool = False
+    # the runner exits non-zero when the job fails or restarts more than this many times in a row
+    max_restarts: int = Field(default=10, ge=0)
 
     @model_validator(mode="after")
     def _check_views(self) -> PipelineSettings:

@@ -1,47 +1,38 @@
-"""The feature job: one pure ``build_*(t_env, cfg)`` per transformation, composed by :func:`build_job`.
-
-::
+"""The feature job: one ``build_*(t_env, cfg)`` per step, composed by :func:`build_job`. The graph is declared
+here (SQL DDL in ``sql/*.sql``); every per-event operator is Java (``jvm/``, package ``omniseq.flink``), so no
+record crosses into Python while the job runs::
 
     Kafka clickstream (raw) --ValidateEvents--> behaviours --+--> key_by(user) --HybridFeatures--> Redis seq/in-store views
-                         \\--> DLQ topic (reason)             |                       |--> offline seq/in-store views
-    landing --(validator)--> accepted/*.parquet --> baskets -+                       \\--> clean events --HOP SQL--+
-                                                                                     Redis window views <--WindowWriter--+
-                                                                                     offline window views <--------------/
+                         \\--> DLQ topic (reason, capped)     |                     |--> offline behaviour log (Parquet)
+    landing --(validator)--> accepted/*.parquet --> baskets -+                     \\--> clean events --HOP SQL--+
+                                                                     Redis window views <--WindowWriter--------+
+                                                                     offline window views <--------------------/
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from string import Template
 from typing import Any
 
-from pyflink.common import Types
-from pyflink.datastream import DataStream, OutputTag
+from pyflink.datastream import DataStream
+from pyflink.java_gateway import get_gateway
 from pyflink.table import Schema, StatementSet, StreamTableEnvironment, Table
 
-from pipeline import functions as fn
+from omniseq.features.online import entity_key_prefix, field_hash, ts_field
+from omniseq.features.views import PROJECT, view
 from pipeline.config import PipelineSettings, WindowSpec
 
 SQL_DIR = Path(__file__).parent / "sql"
-
-SEQ_COLUMNS: list[tuple[str, str, Any]] = [
-    ("tok_items", "ARRAY<STRING>", lambda: Types.BASIC_ARRAY(Types.STRING())),
-    ("tok_types", "ARRAY<BIGINT>", lambda: Types.BASIC_ARRAY(Types.LONG())),
-    ("tok_ts", "ARRAY<BIGINT>", lambda: Types.BASIC_ARRAY(Types.LONG())),
-    ("basket_items", "ARRAY<STRING>", lambda: Types.BASIC_ARRAY(Types.STRING())),
-    ("basket_offsets", "ARRAY<BIGINT>", lambda: Types.BASIC_ARRAY(Types.LONG())),
-    ("basket_stores", "ARRAY<STRING>", lambda: Types.BASIC_ARRAY(Types.STRING())),
-    ("seq_len", "BIGINT", lambda: Types.LONG()),
-    ("last_ts", "BIGINT", lambda: Types.LONG()),
-]
-INSTORE_COLUMNS: list[tuple[str, str, Any]] = [
-    ("store_visits", "BIGINT", lambda: Types.LONG()),
-    ("store_items", "BIGINT", lambda: Types.LONG()),
-    ("mean_basket_size", "DOUBLE", lambda: Types.DOUBLE()),
-    ("last_store_id", "STRING", lambda: Types.STRING()),
-    ("last_store_ts", "BIGINT", lambda: Types.LONG()),
-]
-WINDOW_COLUMNS = ["n_view", "n_click", "n_add_to_cart", "n_purchase", "n_events", "last_online_ts"]
+SQL_TYPES = {
+    "int64": "BIGINT",
+    "float64": "DOUBLE",
+    "string": "STRING",
+    "int64_list": "ARRAY<BIGINT>",
+    "string_list": "ARRAY<STRING>",
+}
+BEHAVIOUR_LOG = "behaviour_log"  # <offline_dir>/behaviour_log/date=YYYY-MM-DD/*.parquet
 
 
 def render_sql(name: str, **values: Any) -> str:
@@ -56,19 +47,44 @@ def render_sql(name: str, **values: Any) -> str:
         raise ValueError(f"sql/{name}.sql: no value for placeholder {exc.args[0]!r}") from exc
 
 
-def operator_cfg(cfg: PipelineSettings, online_uri: str) -> dict[str, Any]:
-    """The plain dict the Python operators get (pickled into the job)."""
-    return {
-        "online_uri": online_uri,
-        "metrics_dir": str((cfg.pipeline_dir / "metrics").resolve()),
-        "seq_views": dict(cfg.seq_views),
-        "instore_view": cfg.instore_view,
-        "max_len": cfg.max_seq_len,
-        "dedup_ttl_ms": cfg.dedup_ttl_ms,
-        "state_ttl_days": cfg.state_ttl_days,
-        "flush_ms": cfg.redis_flush_ms,
-        "batch_rows": cfg.redis_batch_rows,
-    }
+def _view_json(name: str, max_len: int = 0) -> dict[str, Any]:
+    """One feature view as the Java operators need it, derived from the feature contract."""
+    spec = view(name)
+    features = [
+        {"name": f.name, "dtype": f.dtype, "field_hex": field_hash(name, f.name).hex()} for f in spec.features
+    ]
+    return {"name": name, "max_len": max_len, "ts_field_hex": ts_field(name).hex(), "features": features}
+
+
+def operator_config(cfg: PipelineSettings, online_uri: str) -> str:
+    """The JSON the Java operators are constructed with (``omniseq.flink.JobConfig``)."""
+    if not online_uri.startswith("redis://"):
+        raise ValueError(f"the online sink must be redis://host:port/db, got {online_uri!r}")
+    return json.dumps(
+        {
+            "online_uri": online_uri,
+            "metrics_dir": str((cfg.pipeline_dir / "metrics").resolve()),
+            "key_prefix_hex": entity_key_prefix().hex(),
+            "project": PROJECT,
+            "seq_views": [_view_json(v, n) for v, n in cfg.seq_views.items()],
+            "instore_view": _view_json(cfg.instore_view),
+            "window_views": [_view_json(w.view) for w in cfg.windows],
+            "max_len": cfg.max_seq_len,
+            "dedup_ttl_ms": cfg.dedup_ttl_ms,
+            "state_ttl_days": cfg.state_ttl_days,
+            "flush_ms": cfg.redis_flush_ms,
+            "batch_rows": cfg.redis_batch_rows,
+            "max_message_bytes": cfg.max_message_bytes,
+            "dlq_max_payload_bytes": cfg.dlq_max_payload_bytes,
+            "max_future_skew_ms": cfg.max_future_skew_ms,
+            "offline_snapshots": cfg.offline_snapshots,
+        }
+    )
+
+
+def _java() -> Any:
+    """The ``omniseq.flink`` package of the jvm/ module (on ``pipeline.jars``)."""
+    return get_gateway().jvm.omniseq.flink
 
 
 def build_kafka_source(t_env: StreamTableEnvironment, cfg: PipelineSettings) -> Table:
@@ -85,13 +101,12 @@ def build_kafka_source(t_env: StreamTableEnvironment, cfg: PipelineSettings) -> 
 
 
 def build_validation(
-    t_env: StreamTableEnvironment, raw: Table, cfg: PipelineSettings
+    t_env: StreamTableEnvironment, raw: Table, cfg: PipelineSettings, op_cfg: str
 ) -> tuple[DataStream, DataStream]:
-    """Kafka rows -> (behaviour rows, dead letters)."""
-    stream = t_env.to_data_stream(raw)
-    metrics_dir = str((cfg.pipeline_dir / "metrics").resolve())
-    events = stream.process(fn.ValidateEvents(metrics_dir), output_type=fn.BEHAVIOUR_TYPE).uid("validate")
-    return events, events.get_side_output(fn.DLQ_TAG)
+    """Kafka rows -> (behaviour rows, dead letters), one JSON parse per message (``omniseq.flink.ValidateEvents``)."""
+    j = t_env.to_data_stream(raw)._j_data_stream.process(_java().ValidateEvents(op_cfg))
+    j = j.uid("validate").name("validate")
+    return DataStream(j), DataStream(j.getSideOutput(_java().Records.dlqTag()))
 
 
 def build_instore_source(t_env: StreamTableEnvironment, cfg: PipelineSettings) -> DataStream:
@@ -104,37 +119,26 @@ def build_instore_source(t_env: StreamTableEnvironment, cfg: PipelineSettings) -
             monitor=f"{cfg.instore_monitor_ms} ms",
         )
     )
-    drops = t_env.to_data_stream(t_env.from_path("instore_drops"))
-    return drops.map(fn.basket_row, output_type=fn.BEHAVIOUR_TYPE).uid("baskets")
-
-
-def offline_tags(cfg: PipelineSettings) -> dict[str, OutputTag]:
-    """Side-output tags of the offline rows. Type infos are built fresh: the tags are pickled into the operator,
-    and a type info an earlier job in this process used holds an unpicklable py4j reference."""
-    seq_type = Types.ROW_NAMED(
-        ["user_id", *[c for c, _, _ in SEQ_COLUMNS], "event_ts", "created_ts"],
-        [Types.STRING(), *[t() for _, _, t in SEQ_COLUMNS], Types.LONG(), Types.LONG()],
-    )
-    store_type = Types.ROW_NAMED(
-        ["user_id", *[c for c, _, _ in INSTORE_COLUMNS], "event_ts", "created_ts"],
-        [Types.STRING(), *[t() for _, _, t in INSTORE_COLUMNS], Types.LONG(), Types.LONG()],
-    )
-    tags = {view: OutputTag(f"offline_{view}", seq_type) for view in cfg.seq_views}
-    tags[cfg.instore_view] = OutputTag(f"offline_{cfg.instore_view}", store_type)
-    return tags
+    baskets = t_env.to_data_stream(t_env.sql_query(render_sql("instore_behaviours")))
+    return DataStream(baskets._j_data_stream.map(_java().AsBehaviour()).uid("baskets").name("baskets"))
 
 
 def build_hybrid(
-    behaviours: DataStream, cfg: PipelineSettings, online_uri: str, with_offline: bool
+    behaviours: DataStream, cfg: PipelineSettings, op_cfg: str, with_offline: bool
 ) -> tuple[DataStream, dict[str, DataStream]]:
-    """Behaviours keyed by user -> (clean online events, {view: offline rows})."""
-    tags = offline_tags(cfg) if with_offline else {}
-    clean = (
-        behaviours.key_by(lambda r: r[0], key_type=Types.STRING())
-        .process(fn.HybridFeatures(operator_cfg(cfg, online_uri), tags), output_type=fn.CLEAN_EVENT_TYPE)
-        .uid("hybrid")
-    )
-    return clean, {view: clean.get_side_output(tag) for view, tag in tags.items()}
+    """Behaviours keyed by user -> (clean online events, {offline table: rows}): the behaviour log, and with
+    ``offline_snapshots`` one snapshot row per behaviour and sequence/in-store view."""
+    java = _java()
+    fn = java.HybridFeatures(op_cfg, with_offline)
+    j = behaviours._j_data_stream.keyBy(java.KeyByField(0)).process(fn).uid("hybrid").name("hybrid")
+    side: dict[str, DataStream] = {}
+    if with_offline:
+        side[BEHAVIOUR_LOG] = DataStream(j.getSideOutput(java.Records.logTag()))
+        if cfg.offline_snapshots:
+            views = [*cfg.seq_views, cfg.instore_view]
+            for name, tag in zip(views, java.HybridFeatures.snapshotTags(op_cfg), strict=True):
+                side[name] = DataStream(j.getSideOutput(tag))
+    return DataStream(j), side
 
 
 def build_windows(
@@ -153,35 +157,36 @@ def build_windows(
     )
     t_env.create_temporary_view("clean_events", t_env.from_data_stream(clean, schema))
     tables = {spec.view: window_table(t_env, spec) for spec in cfg.windows}
-    for view, table in tables.items():
-        t_env.create_temporary_view(f"w_{view}", table)
+    for name, table in tables.items():
+        t_env.create_temporary_view(f"w_{name}", table)
     return tables
 
 
 def window_table(t_env: StreamTableEnvironment, spec: WindowSpec) -> Table:
+    if spec.slide_ms % 1000 or spec.size_ms % 1000:
+        raise ValueError(f"window {spec.view}: size and slide must be whole seconds")
     sql = render_sql(
         "window_agg", events_view="clean_events", slide_s=spec.slide_ms // 1000, size_s=spec.size_ms // 1000
     )
-    if spec.slide_ms % 1000 or spec.size_ms % 1000:
-        raise ValueError(f"window {spec.view}: size and slide must be whole seconds")
     return t_env.sql_query(sql)
 
 
 def build_window_writer(
-    t_env: StreamTableEnvironment, windows: dict[str, Table], cfg: PipelineSettings, online_uri: str
+    t_env: StreamTableEnvironment, windows: dict[str, Table], cfg: PipelineSettings, op_cfg: str
 ) -> None:
-    """Window rows of every view -> the online store (keyed by user, coalesced)."""
+    """Window rows of every view -> the online store through the Java writer (keyed by user, coalesced)."""
     union: Table | None = None
-    for view in windows:
-        cols = ", ".join(WINDOW_COLUMNS)
-        tagged = t_env.sql_query(f"SELECT '{view}' AS `view`, user_id, {cols} FROM `w_{view}`")
+    for name in windows:
+        cols = ", ".join(f"`{f}`" for f in view(name).feature_names)
+        tagged = t_env.sql_query(f"SELECT '{name}' AS `view`, user_id, {cols} FROM `w_{name}`")
         union = tagged if union is None else union.union_all(tagged)
     if union is None:
         return
-    rows = t_env.to_data_stream(union)  # Rows of (view, user_id, counts..., last_online_ts)
-    writer = fn.WindowWriter(operator_cfg(cfg, online_uri))
-    written = rows.key_by(lambda r: r[1], key_type=Types.STRING()).process(writer).uid("window-writer")
-    written.print()  # emits nothing; a sink keeps the operator in the graph
+    java = _java()
+    j = t_env.to_data_stream(union)._j_data_stream.keyBy(java.KeyByField(1))
+    j = j.process(java.WindowWriter(op_cfg)).uid("window-writer").name("window-writer")
+    sink = get_gateway().jvm.org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink()
+    j.sinkTo(sink).name("window-writer-end")  # emits nothing; the sink keeps the operator in the graph
 
 
 def build_offline_sinks(
@@ -191,38 +196,48 @@ def build_offline_sinks(
     side: dict[str, DataStream],
     windows: dict[str, Table],
 ) -> None:
-    """Every view -> ``<offline_dir>/<view>/date=YYYY-MM-DD/`` (Parquet, committed on checkpoints)."""
-    for view, stream in side.items():
-        cols = SEQ_COLUMNS if view in cfg.seq_views else INSTORE_COLUMNS
-        t_env.create_temporary_view(f"side_{view}", t_env.from_data_stream(stream))
-        _offline_table(t_env, cfg, view, [(c, s) for c, s, _ in cols])
-        names = ", ".join(f"`{c}`" for c, _, _ in cols)
-        stmts.add_insert_sql(_offline_insert(view, names, f"side_{view}", "event_ts", "created_ts"))
-    for view in windows:
-        _offline_table(t_env, cfg, view, [(c, "BIGINT") for c in WINDOW_COLUMNS])
-        names = ", ".join(WINDOW_COLUMNS)
+    """The behaviour log, the window views (and optional snapshots) -> ``<offline_dir>/<name>/date=YYYY-MM-DD/``."""
+    rollover = f"{cfg.offline_rollover_s} s"
+    for name, stream in side.items():
+        t_env.create_temporary_view(f"side_{name}", t_env.from_data_stream(stream))
+        if name == BEHAVIOUR_LOG:
+            path = (cfg.dir("offline") / name).resolve().as_uri()
+            t_env.execute_sql(
+                render_sql("offline_log", table=f"offline_{name}", path=path, rollover=rollover)
+            )
+            cols = "user_id, `key`, type_code, item_id, ts_ms, items, store_id, arrival_ms"
+            stmts.add_insert_sql(_offline_insert(name, cols, f"side_{name}", "ts_ms", "arrival_ms"))
+            continue
+        features = view(name).features
+        _offline_table(t_env, cfg, name, [(f.name, SQL_TYPES[f.dtype]) for f in features])
+        names = "user_id, " + ", ".join(f"`{f.name}`" for f in features)
+        stmts.add_insert_sql(_offline_insert(name, names, f"side_{name}", "event_ts", "created_ts"))
+    for name in windows:
+        features = view(name).features
+        _offline_table(t_env, cfg, name, [(f.name, SQL_TYPES[f.dtype]) for f in features])
+        names = "user_id, " + ", ".join(f"`{f.name}`" for f in features)
         created = "CAST(UNIX_TIMESTAMP() AS BIGINT) * 1000"
-        stmts.add_insert_sql(_offline_insert(view, names, f"w_{view}", "last_online_ts", created))
+        stmts.add_insert_sql(_offline_insert(name, names, f"w_{name}", "last_online_ts", created))
 
 
 def _offline_table(
-    t_env: StreamTableEnvironment, cfg: PipelineSettings, view: str, cols: list[tuple[str, str]]
+    t_env: StreamTableEnvironment, cfg: PipelineSettings, name: str, cols: list[tuple[str, str]]
 ) -> None:
     t_env.execute_sql(
         render_sql(
             "offline_sink",
-            table=f"offline_{view}",
+            table=f"offline_{name}",
             columns=",\n  ".join(f"`{c}` {sql_type}" for c, sql_type in cols),
-            path=(cfg.dir("offline") / view).resolve().as_uri(),
+            path=(cfg.dir("offline") / name).resolve().as_uri(),
             rollover=f"{cfg.offline_rollover_s} s",
         )
     )
 
 
-def _offline_insert(view: str, names: str, source: str, event_ms: str, created_ms: str) -> str:
+def _offline_insert(name: str, cols: str, source: str, event_ms: str, created_ms: str) -> str:
     ts = f"CAST(TO_TIMESTAMP_LTZ({event_ms}, 3) AS TIMESTAMP(3))"
     return (
-        f"INSERT INTO `offline_{view}` SELECT user_id, {names}, {ts}, "
+        f"INSERT INTO `offline_{name}` SELECT {cols}, {ts}, "
         f"CAST(TO_TIMESTAMP_LTZ({created_ms}, 3) AS TIMESTAMP(3)), DATE_FORMAT({ts}, 'yyyy-MM-dd') "
         f"FROM `{source}`"
     )
@@ -245,12 +260,13 @@ def build_dlq_sink(
 
 def build_job(t_env: StreamTableEnvironment, cfg: PipelineSettings, online_uri: str) -> StatementSet:
     """The whole job; the caller attaches the statement set and executes the environment."""
+    op_cfg = operator_config(cfg, online_uri)
     stmts = t_env.create_statement_set()
-    events, dlq = build_validation(t_env, build_kafka_source(t_env, cfg), cfg)
+    events, dlq = build_validation(t_env, build_kafka_source(t_env, cfg), cfg, op_cfg)
     behaviours = events.union(build_instore_source(t_env, cfg))
-    clean, side = build_hybrid(behaviours, cfg, online_uri, cfg.offline_enabled)
+    clean, side = build_hybrid(behaviours, cfg, op_cfg, cfg.offline_enabled)
     windows = build_windows(t_env, clean, cfg)
-    build_window_writer(t_env, windows, cfg, online_uri)
+    build_window_writer(t_env, windows, cfg, op_cfg)
     build_dlq_sink(t_env, stmts, dlq, cfg)
     if cfg.offline_enabled:
         build_offline_sinks(t_env, stmts, cfg, side, windows)

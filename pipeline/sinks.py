@@ -1,10 +1,6 @@
-"""Online writers and counters used inside the job's Python operators (no Flink imports here).
-
-The online writer is chosen by a URI: ``redis://host:port/0`` writes Feast's Redis format through
-:class:`omniseq.features.online.RedisOnlineStore`; ``file:///dir`` appends JSON lines per view (a debugging and
-test sink that needs no Redis). Counters are summed by :func:`read_counters` over the per-subtask JSON files the
-operators write, and rendered in Prometheus' text format by :func:`prometheus_text`.
-"""
+"""The job's counters: the Java operators (``omniseq.flink.Counters``), the landing validator (:class:`Counters`)
+and the runner each write ``<pipeline_dir>/metrics/<name>-<subtask>.json``; :func:`read_counters` sums them and
+:func:`prometheus_text` renders them in Prometheus' text format."""
 
 from __future__ import annotations
 
@@ -13,51 +9,8 @@ import os
 import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
-
-Row = tuple[str, dict[str, Any], int]  # (user_id, features, event_ts_ms)
-
-
-class OnlineWriter(Protocol):
-    def write(self, view: str, rows: Sequence[Row], /) -> object: ...
-
-
-class JsonlWriter:
-    """Appends ``{"user_id", "event_ts", "features"}`` lines to ``<dir>/<view>.jsonl``."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        root.mkdir(parents=True, exist_ok=True)
-
-    def write(self, view: str, rows: Sequence[Row]) -> None:
-        with (self.root / f"{view}.jsonl").open("a") as f:
-            for user, feats, ts in rows:
-                f.write(json.dumps({"user_id": user, "event_ts": ts, "features": feats}) + "\n")
-
-
-def read_jsonl_latest(root: Path, view: str) -> dict[str, dict[str, Any]]:
-    """The last row written per user of a :class:`JsonlWriter` view."""
-    out: dict[str, dict[str, Any]] = {}
-    path = root / f"{view}.jsonl"
-    if path.exists():
-        for line in path.read_text().splitlines():
-            rec = json.loads(line)
-            out[rec["user_id"]] = rec["features"]
-    return out
-
-
-def open_online_writer(uri: str) -> OnlineWriter:
-    if uri.startswith("file://"):
-        return JsonlWriter(Path(uri[len("file://") :]))
-    if uri.startswith(("redis://", "rediss://")):
-        import redis
-
-        from omniseq.features.online import RedisOnlineStore
-
-        return RedisOnlineStore(redis.Redis.from_url(uri))  # type: ignore[no-any-return]
-    raise ValueError(f"online sink URI must start with redis:// or file://, got {uri!r}")
+from typing import Any
 
 
 class Counters:

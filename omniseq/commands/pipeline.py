@@ -26,8 +26,15 @@ def run(args: argparse.Namespace) -> int:
     from pipeline.sinks import prometheus_text, read_counters
 
     if args.metrics:
-        counts = read_counters(PipelineSettings().pipeline_dir / "metrics")
-        print(json.dumps(counts, indent=2) if args.metrics == "json" else prometheus_text(counts), end="\n")
+        cfg = PipelineSettings()
+        counts = read_counters(cfg.pipeline_dir / "metrics")
+        status_file = cfg.pipeline_dir / "job_status.json"
+        status = json.loads(status_file.read_text()) if status_file.is_file() else {"state": "UNKNOWN"}
+        if args.metrics == "json":
+            print(json.dumps({**counts, "job_state": status["state"]}, indent=2))
+        else:
+            state = f'omniseq_pipeline_job_state{{state="{status["state"]}"}} 1'
+            print(prometheus_text(counts) + f"# TYPE omniseq_pipeline_job_state gauge\n{state}")
         return 0
     from pipeline.runner import main
 

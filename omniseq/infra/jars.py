@@ -6,6 +6,10 @@ for the apache-flink 2.2.1 wheel). A stamp file records the pom's hash and the j
 no-op; editing a pom re-resolves. Maven's local repository (``~/.m2``) makes later resolutions work offline.
 Nothing is downloaded as a tarball and no jar is committed.
 
+The repository's own Maven module ``jvm/`` (the feature job's hot path: validation, the keyed hybrid-sequence
+operator, the Redis writer) is built with ``mvn package`` into ``<cache_dir>/jars/omniseq`` and appended to the
+``flink`` jars; its stamp hashes the pom and every source file, so editing the Java code rebuilds it.
+
 ``python -m omniseq.infra.jars`` resolves everything (the Makefile's ``jars`` target).
 """
 
@@ -27,6 +31,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 INFRA_DIR = REPO_ROOT / "infra"
 MAVEN_DIR = INFRA_DIR / "maven"
 GROUPS = ("kafka", "flink")
+JVM_MODULE = REPO_ROOT / "jvm"
+MODULE_GROUP = "omniseq"
 DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies"
 STAMP = ".resolved.json"
 
@@ -108,6 +114,46 @@ def resolve_group(
     return [folder / n for n in names]
 
 
+def _module_hash() -> str:
+    h = hashlib.sha256()
+    for p in sorted([JVM_MODULE / "pom.xml", *(JVM_MODULE / "src").rglob("*")]):
+        if p.is_file():
+            h.update(str(p.relative_to(JVM_MODULE)).encode() + b"\0" + p.read_bytes())
+    return h.hexdigest()
+
+
+def build_module(settings: StackSettings, offline: bool = False, quiet: bool = True) -> Path:
+    """The jar of the repository's ``jvm/`` module, built with Maven when its sources changed."""
+    folder = jar_dir(settings, MODULE_GROUP)
+    digest = _module_hash()
+    try:
+        stamp = json.loads((folder / STAMP).read_text())
+        jar = folder / stamp["jars"][0]
+        if stamp.get("pom_sha256") == digest and jar.is_file():
+            return jar
+    except (OSError, ValueError, KeyError, IndexError):
+        pass
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise InfraError("Maven ('mvn') is needed to build the jvm/ module but is not on PATH")
+    cmd = [mvn, "-B", "-f", str(JVM_MODULE / "pom.xml"), "package", "-DskipTests"]
+    cmd += ["-q"] if quiet else []
+    cmd += ["-o"] if offline else []
+    print(f"building the jvm/ module with Maven into {folder} ...", file=sys.stderr, flush=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=JVM_MODULE)
+    built = sorted((JVM_MODULE / "target").glob("omniseq-flink-*.jar"))  # jvm/target is git-ignored
+    if proc.returncode != 0 or not built:
+        out = "\n".join((proc.stdout + proc.stderr).splitlines()[-30:])
+        raise InfraError(f"Maven failed to build jvm/ ({' '.join(cmd)}):\n{out}")
+    folder.mkdir(parents=True, exist_ok=True)
+    jar = folder / "omniseq-flink.jar"
+    tmp = folder / ".omniseq-flink.jar.tmp"
+    shutil.copyfile(built[-1], tmp)
+    tmp.replace(jar)
+    (folder / STAMP).write_text(json.dumps({"pom_sha256": digest, "jars": [jar.name]}, indent=1))
+    return jar
+
+
 def ensure_jars(settings: StackSettings | None = None, offline: bool = False, quiet: bool = True) -> Jars:
     """Resolve (or find in the cache) every jar group; fast no-op when the cache is complete."""
     settings = settings or StackSettings()
@@ -115,7 +161,8 @@ def ensure_jars(settings: StackSettings | None = None, offline: bool = False, qu
     for group in GROUPS:
         jars = cached_jars(settings, group)
         found[group] = jars if jars is not None else resolve_group(settings, group, offline, quiet)
-    return Jars(kafka_classpath=found["kafka"], flink=found["flink"])
+    module = build_module(settings, offline, quiet)
+    return Jars(kafka_classpath=found["kafka"], flink=[*found["flink"], module])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -134,7 +181,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"kafka: {len(jars.kafka_classpath)} jars in {jar_dir(settings, 'kafka')}")
-    print(f"flink: {len(jars.flink)} jars in {jar_dir(settings, 'flink')}")
+    print(
+        f"flink: {len(jars.flink)} jars in {jar_dir(settings, 'flink')} and {jar_dir(settings, MODULE_GROUP)}"
+    )
     return 0
 
 

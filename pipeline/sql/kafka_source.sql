@@ -1,4 +1,4 @@
--- The clickstream as raw bytes: every message reaches the validating Python operator, so malformed ones can be
+-- The clickstream as raw bytes: every message reaches the validating operator (omniseq.flink.ValidateEvents), so malformed ones can be
 -- dead-lettered with a reason instead of failing the job (placeholders are filled from PipelineSettings).
 CREATE TEMPORARY TABLE clickstream_raw (
   `payload` BYTES,

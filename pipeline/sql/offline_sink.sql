@@ -1,5 +1,5 @@
 -- The offline store of one feature view: append-only Parquet partitioned by date (of the row's event time);
--- files become visible when a checkpoint completes (exactly once across restarts).
+-- files become visible when a checkpoint completes (exactly once across restarts), named *.parquet.
 CREATE TEMPORARY TABLE ${table} (
   `user_id` STRING,
   ${columns},
@@ -11,5 +11,9 @@ CREATE TEMPORARY TABLE ${table} (
   'path' = '${path}',
   'format' = 'parquet',
   'sink.rolling-policy.rollover-interval' = '${rollover}',
-  'sink.rolling-policy.check-interval' = '${rollover}'
+  'sink.rolling-policy.check-interval' = '${rollover}',
+  'sink.partition-commit.trigger' = 'process-time',
+  'sink.partition-commit.delay' = '0 s',
+  'sink.partition-commit.policy.kind' = 'custom',
+  'sink.partition-commit.policy.class' = 'omniseq.flink.ParquetNames'
 )

@@ -67,6 +67,9 @@ def test_real_cache_has_the_expected_artifacts_and_is_a_fast_no_op() -> None:
     assert any(n.startswith("flink-sql-connector-kafka-") and n.endswith("-2.2.jar") for n in flink)
     assert any(n.startswith("flink-parquet-2.2.") for n in flink)
     assert any(n.startswith("hadoop-common-") for n in flink)
+    assert "omniseq-flink.jar" in flink  # the repository's jvm/ module, built by the same step
+    with zipfile.ZipFile(next(p for p in jars.flink if p.name == "omniseq-flink.jar")) as jar:
+        assert "omniseq/flink/HybridFeatures.class" in jar.namelist()
     # every jar is a real zip archive, no placeholder
     for path in [*jars.kafka_classpath, *jars.flink]:
         assert zipfile.is_zipfile(path), path
@@ -79,3 +82,15 @@ def test_second_resolution_works_offline_from_m2(tmp_path: Path) -> None:
     for group in GROUPS:
         resolved = jars_mod.resolve_group(settings, group, offline=True)
         assert {p.name for p in resolved} == {p.name for p in cached_jars(StackSettings(), group) or []}
+    assert jars_mod.build_module(settings, offline=True).is_file()  # the jvm/ module builds offline too
+
+
+def test_module_hash_follows_the_java_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    module = tmp_path / "jvm"
+    (module / "src").mkdir(parents=True)
+    (module / "pom.xml").write_text("<project/>")
+    (module / "src" / "A.java").write_text("class A {}")
+    monkeypatch.setattr(jars_mod, "JVM_MODULE", module)
+    before = jars_mod._module_hash()
+    (module / "src" / "A.java").write_text("class A { int x; }")
+    assert jars_mod._module_hash() != before

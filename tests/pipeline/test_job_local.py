@@ -1,5 +1,5 @@
-"""The job's transformations on a local Flink mini-cluster fed from elements (no Kafka, no Redis): the online
-rows (JSON-lines sink) and the offline Parquet store equal the pure-Python reference."""
+"""The job's transformations on a local Flink mini-cluster fed from elements (no Kafka): the online rows (Redis,
+written by the Java operators) and the offline Parquet store equal the pure-Python reference."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ from typing import Any
 import pyarrow.dataset as ds
 import pytest
 
+from omniseq.features.behaviour_log import read_log, sequences_as_of
 from omniseq.schema import EVENT_TYPES, OnlineEvent, StoreTransaction
 from pipeline.config import MINUTE_MS, PipelineSettings, WindowSpec
 from pipeline.reference import dedup, expected_online
-from pipeline.sinks import read_counters, read_jsonl_latest
+from pipeline.sinks import read_counters
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 T0 = 1_700_000_000_000
@@ -43,16 +44,20 @@ def _rows(history: list[OnlineEvent | StoreTransaction]) -> list:  # type: ignor
     rows = []
     for b in history:
         if isinstance(b, StoreTransaction):
-            rows.append(Row(b.user_id, b.txn_id, BASKET_CODE, "", b.ts_ms, list(b.items), b.store_id))
+            rows.append(Row(b.user_id, b.txn_id, BASKET_CODE, "", b.ts_ms, list(b.items), b.store_id, None))
         else:
-            rows.append(
-                Row(b.user_id, b.event_id, EVENT_TYPE_CODES[b.event_type], b.item_id, b.ts_ms, [], "")
-            )
+            code = EVENT_TYPE_CODES[b.event_type]
+            rows.append(Row(b.user_id, b.event_id, code, b.item_id, b.ts_ms, [], "", None))
     return rows
 
 
-def test_hybrid_windows_and_offline_equal_reference(tmp_path: Path, flink_jars: list[str]) -> None:
-    from pipeline import functions as fn
+def test_hybrid_windows_and_offline_equal_reference(
+    tmp_path: Path, flink_jars: list[str], redis_server: Any
+) -> None:
+    from pyflink.common import Types
+    from pyflink.datastream import DataStream
+
+    from omniseq.features.online import RedisOnlineStore
     from pipeline import job
     from pipeline.runner import flink_config, make_env
 
@@ -61,22 +66,34 @@ def test_hybrid_windows_and_offline_equal_reference(tmp_path: Path, flink_jars: 
         seq_views={"user_hybrid_seq_v1": 5, "user_hybrid_seq_v2": 12},
         windows=[WindowSpec(view="user_online_agg_10m_v1", size_ms=10 * MINUTE_MS, slide_ms=MINUTE_MS)],
         checkpoint_interval_ms=500,
+        redis_port=redis_server.settings.redis_port,
+        redis_password=redis_server.settings.redis_password,
     )
+    redis_server.client().flushdb()
     history = _history()
-    online = tmp_path / "online"
     env, t_env = make_env(flink_config(cfg, flink_jars, None))
     stmts = t_env.create_statement_set()
-    src = env.from_collection(_rows(history), type_info=fn.BEHAVIOUR_TYPE)
-    clean, side = job.build_hybrid(src, cfg, online.as_uri(), with_offline=True)
+    behaviour_type = Types.ROW_NAMED(
+        ["user_id", "key", "type_code", "item_id", "ts_ms", "items", "store_id", "arrival_ms"],
+        [Types.STRING(), Types.STRING(), Types.INT(), Types.STRING(), Types.LONG(),
+         Types.BASIC_ARRAY(Types.STRING()), Types.STRING(), Types.LONG()],
+    )  # fmt: skip
+    src = env.from_collection(_rows(history), type_info=behaviour_type)
+    src = DataStream(src._j_data_stream.map(job._java().AsBehaviour()))
+    op_cfg = job.operator_config(cfg, cfg.redis_url)
+    clean, side = job.build_hybrid(src, cfg, op_cfg, with_offline=True)
     windows = job.build_windows(t_env, clean, cfg)
-    job.build_window_writer(t_env, windows, cfg, online.as_uri())
+    job.build_window_writer(t_env, windows, cfg, op_cfg)
     job.build_offline_sinks(t_env, stmts, cfg, side, windows)
     stmts.attach_as_datastream()
     env.execute("test-job-local")
 
     expected = expected_online(history, cfg)
+    store = RedisOnlineStore.from_url(cfg.redis_url)
     for view, users in expected.items():
-        assert read_jsonl_latest(online, view) == users, view
+        names = sorted(users)
+        got = dict(zip(names, store.read(view, names), strict=True))
+        assert got == users, view
     counts = read_counters(cfg.pipeline_dir / "metrics")
     unique = dedup(history)
     assert counts["events"] + counts["baskets"] == len(unique)
@@ -86,3 +103,19 @@ def test_hybrid_windows_and_offline_equal_reference(tmp_path: Path, flink_jars: 
     last = {r["user_id"]: r for r in sorted(offline.to_pylist(), key=lambda r: (r["last_ts"], r["seq_len"]))}
     for user, feats in expected["user_hybrid_seq_v2"].items():
         assert last[user]["last_ts"] == feats["last_ts"]
+    log_dir = cfg.dir("offline") / job.BEHAVIOUR_LOG
+    files = sorted(p.name for p in log_dir.glob("date=*/*") if not p.name.startswith("."))
+    assert files and all(name.endswith(".parquet") for name in files)
+    log = read_log(cfg.dir("offline"))
+    assert sorted(log.column("key").to_pylist()) == sorted(
+        b.txn_id if isinstance(b, StoreTransaction) else b.event_id for b in unique
+    )
+    # online == offline: the sequences rebuilt from the job's log as of each user's newest token are the rows
+    # the job wrote to Redis
+    for view, n in cfg.seq_views.items():
+        online = expected[view]
+        users = sorted(online)
+        rebuilt = sequences_as_of(log, users, [online[u]["last_ts"] for u in users], n).to_pylist()
+        redis_rows = store.read(view, users)
+        for user, row, stored in zip(users, rebuilt, redis_rows, strict=True):
+            assert {k: row[k] for k in stored or {}} == stored, (view, user)

@@ -97,7 +97,7 @@ def test_replay_to_redis_equals_reference_across_a_restart(
         seq_views={"user_hybrid_seq_v1": 6, "user_hybrid_seq_v2": 15},
         windows=[WindowSpec(view="user_online_agg_10m_v1", size_ms=10 * MINUTE_MS, slide_ms=MINUTE_MS),
                  WindowSpec(view="user_online_agg_1h_v1", size_ms=60 * MINUTE_MS, slide_ms=5 * MINUTE_MS)],
-        checkpoint_interval_ms=1000, instore_monitor_ms=300, redis_flush_ms=50, python_bundle_ms=20,
+        checkpoint_interval_ms=1000, instore_monitor_ms=300, redis_flush_ms=50,
     )  # fmt: skip
     _create_topics(cfg)
     history = _history()

@@ -4,14 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.sinks import (
-    Counters,
-    JsonlWriter,
-    open_online_writer,
-    prometheus_text,
-    read_counters,
-    read_jsonl_latest,
-)
+from pipeline.config import PipelineSettings
+from pipeline.job import operator_config
+from pipeline.sinks import Counters, prometheus_text, read_counters
 
 
 def test_counters_sum_over_subtasks(tmp_path: Path) -> None:
@@ -24,13 +19,6 @@ def test_counters_sum_over_subtasks(tmp_path: Path) -> None:
     assert "omniseq_pipeline_dead_lettered_total 7" in prometheus_text(counts)
 
 
-def test_jsonl_writer_keeps_the_last_row_per_user(tmp_path: Path) -> None:
-    w = JsonlWriter(tmp_path)
-    w.write("v", [("u1", {"x": 1}, 10), ("u2", {"x": 2}, 11)])
-    w.write("v", [("u1", {"x": 3}, 12)])
-    assert read_jsonl_latest(tmp_path, "v") == {"u1": {"x": 3}, "u2": {"x": 2}}
-
-
-def test_unknown_online_uri_is_an_error() -> None:
-    with pytest.raises(ValueError, match="redis:// or file://"):
-        open_online_writer("http://nope")
+def test_unknown_online_uri_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="redis://"):
+        operator_config(PipelineSettings(run_dir=tmp_path), "file:///tmp/x")

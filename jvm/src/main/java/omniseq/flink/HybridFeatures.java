@@ -1,0 +1,213 @@
+package omniseq.flink;
+
+import java.io.IOException;
+import java.time.Duration;
+import java.util.List;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.apache.flink.api.common.functions.OpenContext;
+import org.apache.flink.api.common.state.StateTtlConfig;
+import org.apache.flink.api.common.state.ValueState;
+import org.apache.flink.api.common.state.ValueStateDescriptor;
+import org.apache.flink.api.common.typeinfo.TypeInformation;
+import org.apache.flink.api.java.typeutils.ResultTypeQueryable;
+import org.apache.flink.runtime.state.FunctionInitializationContext;
+import org.apache.flink.runtime.state.FunctionSnapshotContext;
+import org.apache.flink.streaming.api.checkpoint.CheckpointedFunction;
+import org.apache.flink.streaming.api.functions.KeyedProcessFunction;
+import org.apache.flink.types.Row;
+import org.apache.flink.util.Collector;
+import org.apache.flink.util.OutputTag;
+
+/**
+ * Keyed by user: drops duplicates, keeps the newest tokens of the hybrid sequence and the in-store aggregates
+ * ({@link UserState}), and writes the sequence views and the in-store view to Redis, each changed user at most once
+ * per {@code flush_ms} (or when {@code batch_rows} users are pending, and before every checkpoint completes).
+ *
+ * <p>Main output: the deduplicated online events (the SQL windows' input). Side output {@link Records#logTag()}:
+ * every new behaviour with its arrival time (the offline behaviour log).
+ */
+public class HybridFeatures extends KeyedProcessFunction<String, Row, Row>
+        implements CheckpointedFunction, ResultTypeQueryable<Row> {
+    private static final long serialVersionUID = 1L;
+
+    private final String configJson;
+    private final boolean withLog;
+    private transient JobConfig cfg;
+    private transient ValueState<UserState> state;
+    private transient RedisWriter writer;
+    private transient Counters counters;
+    private transient Map<String, UserState> dirty;
+    private transient Map<String, UserState> dirtyStore;
+    private transient long firstDirty;
+    private transient boolean timerArmed;
+    private transient Map<JobConfig.View, OutputTag<Row>> snapshotTags;
+
+    public HybridFeatures(String configJson, boolean withLog) {
+        this.configJson = configJson;
+        this.withLog = withLog;
+    }
+
+    @Override
+    public void open(OpenContext ctx) {
+        cfg = new JobConfig(configJson);
+        ValueStateDescriptor<UserState> desc = new ValueStateDescriptor<>("user", TypeInformation.of(UserState.class));
+        if (cfg.stateTtlDays > 0) {
+            desc.enableTimeToLive(StateTtlConfig.newBuilder(Duration.ofDays(cfg.stateTtlDays)).build());
+        }
+        state = getRuntimeContext().getState(desc);
+        snapshotTags = new LinkedHashMap<>();
+        if (withLog && cfg.offlineSnapshots) {
+            for (JobConfig.View v : cfg.seqViews) {
+                snapshotTags.put(v, Records.snapshotTag(v));
+            }
+        }
+        writer = new RedisWriter(cfg.onlineUri, cfg.keyPrefix, cfg.project);
+        int subtask = getRuntimeContext().getTaskInfo().getIndexOfThisSubtask();
+        counters = new Counters(cfg.metricsDir, "hybrid", subtask, getRuntimeContext().getMetricGroup());
+        for (String c : new String[] {"events", "baskets", "duplicate_events", "duplicate_baskets", "online_rows_written"}) {
+            counters.counter(c);
+        }
+        dirty = new LinkedHashMap<>();
+        dirtyStore = new LinkedHashMap<>();
+    }
+
+    @Override
+    public void processElement(Row r, Context ctx, Collector<Row> out) throws IOException {
+        UserState st = state.value();
+        if (st == null) {
+            st = new UserState();
+        }
+        String user = (String) r.getField(Records.USER);
+        String key = (String) r.getField(Records.KEY);
+        int type = (Integer) r.getField(Records.TYPE);
+        long ts = (Long) r.getField(Records.TS);
+        boolean basket = type == Records.BASKET;
+        if (st.isDuplicate(key, ts, cfg.dedupTtlMs)) {
+            counters.inc(basket ? "duplicate_baskets" : "duplicate_events", 1);
+            state.update(st); // the seen-set may have been pruned
+            return;
+        }
+        String[] items = (String[]) r.getField(Records.ITEMS);
+        String store = (String) r.getField(Records.STORE);
+        String item = (String) r.getField(Records.ITEM);
+        UserState.Token tok = new UserState.Token(ts, basket ? 0 : 1, key, type, basket ? "" : item,
+                items == null ? new String[0] : items, store == null ? "" : store);
+        st.add(tok, cfg.maxLen);
+        long now = ctx.timerService().currentProcessingTime();
+        if (basket) {
+            st.addBasketAgg(key, tok.items.length, ts, tok.store);
+            counters.inc("baskets", 1);
+            dirtyStore.put(user, st);
+        } else {
+            counters.inc("events", 1);
+            out.collect(Row.of(user, type, ts));
+        }
+        if (withLog) {
+            Row logged = Row.copy(r);
+            logged.setField(Records.ARRIVAL, r.getField(Records.ARRIVAL) == null ? now : r.getField(Records.ARRIVAL));
+            ctx.output(Records.logTag(), logged);
+            for (Map.Entry<JobConfig.View, OutputTag<Row>> e : snapshotTags.entrySet()) {
+                ctx.output(e.getValue(), snapshotRow(user, e.getKey(), st.seqFeatures(e.getKey().maxLen()), st.lastTs(), now));
+            }
+            if (basket && cfg.offlineSnapshots && cfg.instoreView != null) {
+                ctx.output(Records.snapshotTag(cfg.instoreView),
+                        snapshotRow(user, cfg.instoreView, st.instoreFeatures(), st.lastStoreTs, now));
+            }
+        }
+        state.update(st);
+        if (dirty.isEmpty()) {
+            firstDirty = now;
+        }
+        dirty.put(user, st);
+        if (dirty.size() >= cfg.batchRows || now - firstDirty >= cfg.flushMs) {
+            flush();
+        } else if (!timerArmed) {
+            ctx.timerService().registerProcessingTimeTimer(now + cfg.flushMs);
+            timerArmed = true;
+        }
+    }
+
+    /** Offline snapshot tags of the sequence views and the in-store view (for {@code getSideOutput}). */
+    public static List<OutputTag<Row>> snapshotTags(String configJson) {
+        JobConfig c = new JobConfig(configJson);
+        List<OutputTag<Row>> tags = new java.util.ArrayList<>();
+        for (JobConfig.View v : c.seqViews) {
+            tags.add(Records.snapshotTag(v));
+        }
+        if (c.instoreView != null) {
+            tags.add(Records.snapshotTag(c.instoreView));
+        }
+        return tags;
+    }
+
+    private static Row snapshotRow(String user, JobConfig.View view, Map<String, Object> f, long eventTs, long now) {
+        Row row = new Row(view.features().size() + 3);
+        row.setField(0, user);
+        int i = 1;
+        for (JobConfig.Feature feat : view.features()) {
+            Object v = f.get(feat.name());
+            if (v instanceof List<?> list) {
+                v = "int64_list".equals(feat.dtype()) ? list.toArray(new Long[0]) : list.toArray(new String[0]);
+            }
+            row.setField(i++, v);
+        }
+        row.setField(i++, eventTs);
+        row.setField(i, now);
+        return row;
+    }
+
+    @Override
+    public void onTimer(long timestamp, OnTimerContext ctx, Collector<Row> out) throws IOException {
+        timerArmed = false;
+        flush();
+    }
+
+    /** Write every pending user's views in one pipelined round trip. */
+    void flush() throws IOException {
+        if (dirty.isEmpty()) {
+            return;
+        }
+        for (Map.Entry<String, UserState> e : dirty.entrySet()) {
+            UserState st = e.getValue();
+            for (JobConfig.View v : cfg.seqViews) {
+                writer.add(v, e.getKey(), st.seqFeatures(v.maxLen()), st.lastTs());
+            }
+        }
+        if (cfg.instoreView != null) {
+            for (Map.Entry<String, UserState> e : dirtyStore.entrySet()) {
+                writer.add(cfg.instoreView, e.getKey(), e.getValue().instoreFeatures(), e.getValue().lastStoreTs);
+            }
+        }
+        counters.inc("online_rows_written", writer.pendingRows());
+        dirty.clear();
+        dirtyStore.clear();
+        writer.flush();
+    }
+
+    @Override
+    public void snapshotState(FunctionSnapshotContext context) throws IOException {
+        flush(); // Redis holds at least the checkpointed state once a checkpoint completes
+    }
+
+    @Override
+    public void initializeState(FunctionInitializationContext context) {}
+
+    @Override
+    public void close() throws IOException {
+        if (dirty != null) {
+            flush();
+        }
+        if (writer != null) {
+            writer.close();
+        }
+        if (counters != null) {
+            counters.close();
+        }
+    }
+
+    @Override
+    public TypeInformation<Row> getProducedType() {
+        return Records.cleanEvent();
+    }
+}

@@ -1,0 +1,80 @@
+"""Point-in-time sequences from the behaviour log equal ``HybridSequence`` (the reference) for random histories
+with late baskets, equal timestamps and labels before, between and after a user's behaviours."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from omniseq.features.behaviour_log import LOG_COLUMNS, LOG_NAME, read_log, sequences_as_of
+from omniseq.features.sequence import BASKET_CODE, EVENT_TYPE_CODES, HybridSequence
+from omniseq.schema import EVENT_TYPES, Behaviour, OnlineEvent, StoreTransaction
+
+T0 = 1_700_000_000_000
+ETYPES: list[Any] = list(EVENT_TYPES)
+
+
+def _history(seed: int, n: int = 600) -> list[Behaviour]:
+    rng = random.Random(seed)
+    out: list[Behaviour] = []
+    for i in range(n):
+        u, ts = f"u{rng.randrange(12)}", T0 + rng.randrange(0, 200) * 1000  # many equal timestamps
+        if rng.random() < 0.2:
+            items = tuple(f"p{j}" for j in rng.sample(range(50), rng.randint(1, 5)))
+            out.append(StoreTransaction(f"t{i}", u, items, ts, f"s{rng.randrange(4)}"))
+        else:
+            out.append(OnlineEvent(f"e{i}", u, f"i{rng.randrange(30)}", rng.choice(ETYPES), ts, "s"))
+    return out  # arrival order is random: late baskets and events alike
+
+
+def _log(history: list[Behaviour]) -> pa.Table:
+    rows: dict[str, list[Any]] = {c: [] for c in LOG_COLUMNS}
+    for arrival, b in enumerate(history):
+        basket = isinstance(b, StoreTransaction)
+        rows["user_id"].append(b.user_id)
+        rows["key"].append(b.txn_id if isinstance(b, StoreTransaction) else b.event_id)
+        rows["type_code"].append(BASKET_CODE if basket else EVENT_TYPE_CODES[b.event_type])  # type: ignore[union-attr]
+        rows["item_id"].append("" if basket else b.item_id)  # type: ignore[union-attr]
+        rows["ts_ms"].append(b.ts_ms)
+        rows["items"].append(list(b.items) if isinstance(b, StoreTransaction) else [])
+        rows["store_id"].append(b.store_id if isinstance(b, StoreTransaction) else "")
+        rows["arrival_ms"].append(T0 + arrival)
+    return pa.table(rows, schema=pa.schema([
+        ("user_id", pa.string()), ("key", pa.string()), ("type_code", pa.int32()), ("item_id", pa.string()),
+        ("ts_ms", pa.int64()), ("items", pa.list_(pa.string())), ("store_id", pa.string()),
+        ("arrival_ms", pa.int64()),
+    ]))  # fmt: skip
+
+
+@pytest.mark.parametrize("seed,max_len", [(1, 5), (2, 20), (3, 1000)])
+def test_sequences_as_of_equal_the_reference(seed: int, max_len: int) -> None:
+    history = _history(seed)
+    rng = random.Random(seed)
+    users = [f"u{i}" for i in range(13)]  # u12 never appears
+    labels = [
+        (u, T0 + rng.randrange(-5, 210) * 1000 + rng.choice([0, 1, 999])) for u in users for _ in range(8)
+    ]
+    got = sequences_as_of(_log(history), [u for u, _ in labels], [t for _, t in labels], max_len).to_pylist()
+    for (user, t), row in zip(labels, got, strict=True):
+        mine = [b for b in history if b.user_id == user and b.ts_ms <= t]
+        want = HybridSequence.from_behaviours(user, mine, max_len).to_features()
+        assert {k: row[k] for k in want} == want, (user, t)
+        assert row["user_id"] == user and row["as_of_ms"] == t
+
+
+def test_read_log_reads_parquet_partitions_and_drops_repeats(tmp_path: Path) -> None:
+    history = _history(4, 50)
+    table = _log(history)
+    part = tmp_path / LOG_NAME / "date=2023-11-14"
+    part.mkdir(parents=True)
+    pq.write_table(table, part / "part-0.parquet")
+    pq.write_table(table.slice(0, 10), part / "part-1.parquet")  # the same keys again
+    log = read_log(tmp_path)
+    assert log.num_rows == len(history)
+    assert read_log(tmp_path, max_arrival_ms=T0 + 9).num_rows == 10
+    assert read_log(tmp_path / "none").num_rows == 0
