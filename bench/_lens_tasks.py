@@ -28,6 +28,7 @@ from models.nbr_baselines import BASELINES
 from models.nbr_metrics import evaluate_baskets, mae
 
 log = logging.getLogger(__name__)
+_LOADED: dict[tuple[str, int | None, int], dict[str, BasketHistory]] = {}
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ def _sample(histories: dict[str, Any], n: int | None, seed: int) -> list[str]:
     return users if n is None or n >= len(users) else sorted(random.Random(seed).sample(users, n))
 
 
-def tafeng_run(root: Path, size: str, seed: int, b: Budget) -> dict[str, Any]:
+def tafeng_run(root: Path, size: str, seed: int, b: Budget, baselines: bool = True) -> dict[str, Any]:
     """Train on every customer's history prefixes and the training customers' next baskets; evaluate on the held-out
     next basket of a random ``test_fraction`` of the customers with both protocols; baselines on the same users."""
     histories, futures = load_tafeng(root)
@@ -96,7 +97,7 @@ def tafeng_run(root: Path, size: str, seed: int, b: Budget) -> dict[str, Any]:
         "baselines": {},
     }
     hist_lists = {u: histories[u].baskets for u in users}
-    for name, fn in BASELINES.items():
+    for name, fn in BASELINES.items() if baselines else ():
         t0 = time.perf_counter()
         preds = fn(hist_lists, test_users, b.k)
         result["baselines"][name] = {
@@ -125,7 +126,10 @@ def dunnhumby_run(
 ) -> tuple[dict[str, Any], LENS]:
     """Hold out every household's last basket; predict the days from the one before to it (time objective only,
     the paper's "twin model" set-up) against a per-household median gap and the global median gap."""
-    histories = load_dunnhumby(root, b.max_users, seed)
+    key = (str(root), b.max_users, seed if b.max_users is not None else 0)
+    if key not in _LOADED:  # every seed uses all households unless max_users samples them
+        _LOADED[key] = load_dunnhumby(root, b.max_users, seed)
+    histories = _LOADED[key]
     users = [u for u in sorted(histories) if len(histories[u]) >= 3]
     rng = random.Random(seed)
     hist = {u: histories[u].upto(len(histories[u]) - 1) for u in users}

@@ -136,11 +136,12 @@ def main(argv: list[str] | None = None) -> int:
     tasks = args.tasks.split(",")
     if "tafeng" in tasks:
         runs: list[dict[str, Any]] = []
-        for size in args.sizes.split(","):
+        sizes = args.sizes.split(",")
+        for size in sizes:
             seeds = args.seeds[: args.large_seeds] if size == "lens2000" and args.large_seeds else args.seeds
             for seed in seeds:
                 logging.info("tafeng %s seed %d", size, seed)
-                runs.append(tafeng_run(args.data, size, seed, budget))
+                runs.append(tafeng_run(args.data, size, seed, budget, baselines=size == sizes[0]))
                 write(args.out / "lens_tafeng.json", args, budget, runs, summarise_tafeng(runs))
     if "dunnhumby" in tasks:
         druns: list[dict[str, Any]] = []

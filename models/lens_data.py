@@ -142,22 +142,29 @@ def load_dunnhumby(root: Path, max_users: int | None = None, seed: int = 0) -> d
         users = sorted(df["household_id"].unique().tolist())
         keep = set(random.Random(seed).sample(users, min(max_users, len(users))))
         df = df[df["household_id"].isin(keep)]
-    df = df.sort_values(["household_id", "transaction_timestamp", "basket_id"])
-    df["ts_ms"] = df["transaction_timestamp"].astype("int64") // 1_000_000
+    df = df.sort_values(["household_id", "transaction_timestamp", "basket_id"], kind="stable")
+    hh = df["household_id"].to_numpy()
+    bid = df["basket_id"].to_numpy()
+    ts = df["transaction_timestamp"].to_numpy().astype("int64") // 1_000_000
+    prod = df["product_id"].astype(str).to_numpy()
+    qty = df["quantity"].to_numpy()
+    value = df["sales_value"].to_numpy()
+    store = df["store_id"].astype(str).to_numpy()
+    starts = [0] + [i for i in range(1, len(df)) if bid[i] != bid[i - 1] or hh[i] != hh[i - 1]] + [len(df)]
     out: dict[str, BasketHistory] = {}
-    for (hh, _), g in df.groupby(["household_id", "basket_id"], sort=False):
-        h = out.setdefault(str(hh), BasketHistory(str(hh), [], [], [], [], []))
-        h.baskets.append(list(dict.fromkeys(str(p) for p in g["product_id"])))
+    for a, z in zip(starts[:-1], starts[1:], strict=True):
+        h = out.setdefault(str(hh[a]), BasketHistory(str(hh[a]), [], [], [], [], []))
         assert (
             h.ts_ms is not None
             and h.amounts is not None
             and h.quantities is not None
             and h.stores is not None
         )
-        h.ts_ms.append(int(g["ts_ms"].iloc[0]))
-        h.amounts.append(float(g["sales_value"].sum()))
-        h.quantities.append(float(g["quantity"].sum()))
-        h.stores.append(str(g["store_id"].iloc[0]))
+        h.baskets.append(list(dict.fromkeys(prod[a:z].tolist())))
+        h.ts_ms.append(int(ts[a]))
+        h.amounts.append(float(value[a:z].sum()))
+        h.quantities.append(float(qty[a:z].sum()))
+        h.stores.append(str(store[a]))
     return out
 
 

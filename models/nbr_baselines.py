@@ -54,21 +54,27 @@ def gp_topfreq(histories: Histories, users: Sequence[str], k: int) -> dict[str, 
 
 
 def tifu_vector(
-    history: Sequence[Sequence[int]], n_items: int, group_size: int, r_b: float, r_g: float
-) -> torch.Tensor:
-    """The TIFU customer vector ``[n_items]`` of baskets given as item indices (oldest first)."""
-    vec = torch.zeros(n_items)
+    history: Sequence[Sequence[int]], group_size: int, r_b: float, r_g: float
+) -> dict[int, float]:
+    """The TIFU customer vector (sparse: item index -> weight) of baskets given as item indices (oldest first)."""
+    vec: dict[int, float] = {}
     if not history:
         return vec
     groups = [history[max(0, e - group_size) : e] for e in range(len(history), 0, -group_size)][::-1]
     n_g = len(groups)
     for gi, group in enumerate(groups):
-        g = torch.zeros(n_items)
         for bi, basket in enumerate(group):
-            if basket:
-                g[torch.tensor(sorted(set(basket)))] += r_b ** (len(group) - 1 - bi)
-        vec += (r_g ** (n_g - 1 - gi)) * g / len(group)
-    return vec / n_g
+            w = (r_g ** (n_g - 1 - gi)) * (r_b ** (len(group) - 1 - bi)) / len(group) / n_g
+            for i in set(basket):
+                vec[i] = vec.get(i, 0.0) + w
+    return vec
+
+
+def _sparse_rows(rows: Sequence[dict[int, float]], n_cols: int) -> torch.Tensor:
+    idx = [(r, c) for r, row in enumerate(rows) for c in row]
+    vals = [v for row in rows for v in row.values()]
+    ind = torch.tensor(idx, dtype=torch.long).t() if idx else torch.zeros(2, 0, dtype=torch.long)
+    return torch.sparse_coo_tensor(ind, torch.tensor(vals), (len(rows), n_cols)).coalesce()
 
 
 def tifu_knn(
@@ -82,32 +88,31 @@ def tifu_knn(
     alpha: float = 0.7,
     chunk: int = 512,
 ) -> dict[str, list[str]]:
-    """TIFU-KNN top-k for ``users``; neighbours are searched among all customers of ``histories``."""
+    """TIFU-KNN top-k for ``users``; neighbours are searched among all customers of ``histories`` (sparse
+    customer vectors, dense only per chunk of queried customers)."""
     items = sorted({i for h in histories.values() for b in h for i in b})
     index = {x: j for j, x in enumerate(items)}
     everyone = list(histories)
     pos = {u: j for j, u in enumerate(everyone)}
-    vecs = torch.stack(
-        [
-            tifu_vector([[index[i] for i in b] for b in histories[u]], len(items), group_size, r_b, r_g)
-            for u in everyone
-        ]
-    )
-    sq = (vecs * vecs).sum(1)
+    rows = [
+        tifu_vector([[index[i] for i in b] for b in histories[u]], group_size, r_b, r_g) for u in everyone
+    ]
+    vecs = _sparse_rows(rows, len(items))
+    vecs_t = vecs.t().coalesce()
+    sq = torch.tensor([sum(v * v for v in row.values()) for row in rows])
     n_nb = min(n_neighbours, len(everyone) - 1)
     out: dict[str, list[str]] = {}
     for s in range(0, len(users), chunk):
         batch = list(users[s : s + chunk])
-        rows = torch.tensor([pos[u] for u in batch])
-        q = vecs[rows]
-        dist = sq[rows].unsqueeze(1) + sq.unsqueeze(0) - 2 * q @ vecs.t()
-        dist[torch.arange(len(batch)), rows] = float("inf")
+        qi = torch.tensor([pos[u] for u in batch])
+        q = _sparse_rows([rows[int(i)] for i in qi], len(items)).to_dense()
+        dist = sq[qi].unsqueeze(1) + sq.unsqueeze(0) - 2 * torch.sparse.mm(vecs, q.t()).t()
+        dist[torch.arange(len(batch)), qi] = float("inf")
+        pred = alpha * q
         if n_nb > 0:
             nb = dist.topk(n_nb, dim=1, largest=False).indices
             weights = torch.zeros(len(batch), len(everyone)).scatter_(1, nb, 1.0 / n_nb)
-            pred = alpha * q + (1 - alpha) * weights @ vecs
-        else:
-            pred = q
+            pred = pred + (1 - alpha) * torch.sparse.mm(vecs_t, weights.t()).t()
         top = pred.topk(min(k, len(items)), dim=1)
         for u, vals, idx in zip(batch, top.values.tolist(), top.indices.tolist(), strict=True):
             out[u] = [items[j] for v, j in zip(vals, idx, strict=True) if v > 0]
