@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from models.export import export_torchscript
-from models.lens import L_EOS, L_PAD, LENS, LensConfig, lens_config
 from models.layers import MaskedBiLSTM
+from models.lens import L_EOS, L_PAD, LENS, LensConfig, lens_config
 
 
 def _batch(n_items: int = 40) -> dict[str, torch.Tensor]:
