@@ -284,6 +284,12 @@ class LENS(nn.Module):
             prev = best
         return torch.stack(items, dim=1), torch.stack(probs, dim=1)
 
+    @torch.jit.export
+    def funnel(self, baskets: Tensor, feats: Tensor, users: Tensor) -> tuple[Tensor, Tensor]:
+        """Batch jobs: ``(funnel state f_E [B, context_dim], days [B])`` without decoding."""
+        ctx = self.encode(baskets, feats, users)
+        return ctx, self.days(ctx)
+
     def forward(self, baskets: Tensor, feats: Tensor, users: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """Serving: ``(decoded items [B, S], their probabilities [B, S], first-step ranking [B, V], days [B])``."""
         ctx = self.encode(baskets, feats, users)

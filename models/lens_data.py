@@ -286,3 +286,17 @@ def item_ids(indices: Sequence[int], vocab: LensVocab) -> list[str]:
 def histories_summary(histories: Mapping[str, BasketHistory]) -> dict[str, float]:
     n = sum(len(h) for h in histories.values())
     return {"users": len(histories), "baskets": n, "mean_baskets_per_user": n / max(len(histories), 1)}
+
+
+def histories_from_dataset(dataset: Any) -> dict[str, BasketHistory]:
+    """Basket histories from any :class:`omniseq.data.base.Dataset` adapter's in-store transactions (time order)."""
+    txns: dict[str, list[Any]] = {}
+    for t in dataset.store_transactions():
+        txns.setdefault(t.user_id, []).append(t)
+    out = {}
+    for u, ts in txns.items():
+        ts.sort(key=lambda t: (t.ts_ms, t.txn_id))
+        out[u] = BasketHistory(
+            u, [list(t.items) for t in ts], [t.ts_ms for t in ts], None, None, [t.store_id for t in ts]
+        )
+    return out

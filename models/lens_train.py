@@ -29,6 +29,7 @@ class LensTrainConfig:
     time_budget_s: float = math.inf  # stop after the epoch (or batch) that crosses it
     warm_start: bool = True  # item2vec pre-training of the item embeddings
     item2vec_epochs: int = 2
+    item2vec_max_baskets: int = 20_000  # a seeded sample of the training baskets (CPU bound)
 
 
 @dataclass
@@ -45,6 +46,8 @@ def warm_start(model: LENS, train: Sequence[Instance], cfg: LensTrainConfig) -> 
     """Pre-train item vectors on the training baskets and load them (frozen when the config says so)."""
     t0 = time.perf_counter()
     baskets = [b for x in train for b in x.baskets] + [x.target for x in train if x.target]
+    if len(baskets) > cfg.item2vec_max_baskets:
+        baskets = random.Random(cfg.seed).sample(baskets, cfg.item2vec_max_baskets)
     weights = train_item2vec(
         baskets,
         model.n_items,

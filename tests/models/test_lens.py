@@ -148,3 +148,9 @@ def test_export_parity(tmp_path: object) -> None:
         strict=True,
     ):
         assert torch.allclose(got.float(), want.float(), atol=1e-6)
+    for got, want in zip(
+        scripted.funnel(b["baskets"], b["feats"], b["users"]),
+        model.funnel(b["baskets"], b["feats"], b["users"]),
+        strict=True,
+    ):
+        assert torch.allclose(got, want, atol=1e-6)
