@@ -126,9 +126,9 @@ def dunnhumby_run(
 ) -> tuple[dict[str, Any], LENS]:
     """Hold out every household's last basket; predict the days from the one before to it (time objective only,
     the paper's "twin model" set-up) against a per-household median gap and the global median gap."""
-    key = (str(root), b.max_users, seed if b.max_users is not None else 0)
-    if key not in _LOADED:  # every seed uses all households unless max_users samples them
-        _LOADED[key] = load_dunnhumby(root, b.max_users, seed)
+    key = (str(root), b.max_users, 0)
+    if key not in _LOADED:  # one household sample (seed 0) for every run; seeds vary the training
+        _LOADED[key] = load_dunnhumby(root, b.max_users, 0)
     histories = _LOADED[key]
     users = [u for u in sorted(histories) if len(histories[u]) >= 3]
     rng = random.Random(seed)

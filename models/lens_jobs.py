@@ -24,7 +24,7 @@ predicted demand is compared with the resupply of that day, ``residual = resuppl
 from __future__ import annotations
 
 import math
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -175,7 +175,7 @@ def simulated_resupply(
 ) -> Callable[[str, str, int], float]:
     """A simulated schedule from sold units ``(store, item, units)`` over ``history_days``: ``ceil(factor * mean
     daily units)`` of the product in the store, every day."""
-    units: Counter[tuple[str, str]] = Counter()
+    units: dict[tuple[str, str], float] = defaultdict(float)
     for store, item, q in lines:
         units[(store, item)] += q
     days = max(history_days, 1.0)

@@ -11,20 +11,19 @@ import redis
 import torch
 from fastapi.testclient import TestClient
 
-from models.lens import LENS, LensConfig
+from models.lens import LENS
 from models.lens_data import BasketHistory, LensVocab, collate, make_instance
-from models.lens_registry import register_lens
 from models.registry import ModelRegistry
 from omniseq.features.online import RedisOnlineStore
 from omniseq.features.sequence import BASKET_CODE, HybridSequence, Token
 from serving.app import create_app
 from tests.serving.conftest import RedisProcess, settings_for
+from tests.serving.lens_fixtures import promote_tiny_lens, tiny_lens
 
 pytestmark = pytest.mark.integration
 VIEW = "user_hybrid_seq_v2"
 DAY = 86_400_000
 T0 = 1_700_000_000_000
-ITEMS = [f"p{i}" for i in range(30)]
 
 
 @dataclass
@@ -34,19 +33,6 @@ class Served:
     model: LENS
     vocab: LensVocab
     version: str
-
-
-def _tiny(seed: int = 0) -> tuple[LENS, LensVocab]:
-    torch.manual_seed(seed)
-    vocab = LensVocab.build([ITEMS], ["alice", "bob"])
-    config = LensConfig(
-        name="lens_tiny", n_items=len(vocab.items), n_users=len(vocab.users), d_item=8, d_user=4,
-        sce_hidden=8, fbe_hidden=8, nsd_hidden=(16,), max_items=6,
-    )  # fmt: skip
-    model = LENS(config).eval()
-    with torch.no_grad():
-        model.nsd.out.bias[1] = -3.0  # end late: baskets of several items
-    return model, vocab
 
 
 def _alice() -> HybridSequence:
@@ -61,9 +47,8 @@ def _alice() -> HybridSequence:
 @pytest.fixture
 def served(redis_proc: RedisProcess, tmp_path: Path) -> Iterator[Served]:
     registry = ModelRegistry(tmp_path / "registry")
-    model, vocab = _tiny()
-    version = register_lens(registry, model, vocab, max_baskets=10, max_basket_size=20, interval=(-2.0, 3.0))
-    registry.promote(version)
+    model, vocab = tiny_lens()
+    version = promote_tiny_lens(registry)
     client = redis.Redis(port=redis_proc.port)
     RedisOnlineStore(client, project="omniseq").write(VIEW, [("alice", _alice().to_features(), T0 + 3 * DAY)])
     client.close()
