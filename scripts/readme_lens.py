@@ -44,7 +44,23 @@ def _tafeng(d: dict[str, Any]) -> list[str]:
         f'the paper\'s "precision" is closer to PHR. What ran: {trained}; vocabulary {b["max_items"]:,} items, '
         f"last {b['max_baskets']} baskets in, {b['prefixes_per_user']} history prefixes per customer.",
     ]
+    lines += ["", *_verdict(s)]
     return lines
+
+
+def _verdict(s: dict[str, Any]) -> list[str]:
+    """Which baselines each LENS top-10 ranking beats on recall@10 (computed, never typed)."""
+    out = []
+    bases = [n for n in s if not n.startswith("LENS")]
+    for name in (n for n in s if n.startswith("LENS") and n.endswith("(rc)")):
+        r = s[name]["recall"]["mean"]
+        above = [b for b in bases if r > s[b]["recall"]["mean"]]
+        below = [b for b in bases if b not in above]
+        out.append(
+            f"{name} recall@10 {r:.4f}: above {', '.join(above) or 'no baseline'}; "
+            f"below {', '.join(below) or 'no baseline'}."
+        )
+    return out
 
 
 def _dunnhumby(d: dict[str, Any]) -> list[str]:
