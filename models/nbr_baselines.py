@@ -74,7 +74,9 @@ def _sparse_rows(rows: Sequence[dict[int, float]], n_cols: int) -> torch.Tensor:
     idx = [(r, c) for r, row in enumerate(rows) for c in row]
     vals = [v for row in rows for v in row.values()]
     ind = torch.tensor(idx, dtype=torch.long).t() if idx else torch.zeros(2, 0, dtype=torch.long)
-    return torch.sparse_coo_tensor(ind, torch.tensor(vals), (len(rows), n_cols)).coalesce()
+    return torch.sparse_coo_tensor(
+        ind, torch.tensor(vals), (len(rows), n_cols), check_invariants=False
+    ).coalesce()
 
 
 def tifu_knn(
