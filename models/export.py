@@ -2,7 +2,9 @@
 
 A checkpoint is one ``torch.save`` dict: ``model_name``, ``config`` (:class:`~models.base.ModelConfig` as a dict),
 ``input_spec``, ``vocab`` (raw ids in index order) and ``state_dict`` -- enough to rebuild the model anywhere.
-The exported module is ``forward(tokens [B, L], baskets [B, L, M]) -> scores [B, V]`` (specials -inf).
+The exported module is ``forward(tokens [B, L], baskets [B, L, M]) -> scores [B, V]`` (specials -inf); for a
+:class:`models.lens.LENS` (the ``next_basket`` family) it is the model's own ``forward(baskets [B, T, M],
+feats [B, T, F], users [B]) -> (decoded items, their probabilities, first-step ranking, days to next purchase)``.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from torch import Tensor, nn
 
 from models.base import ModelConfig, SequentialRecommender
 from models.inputs import InputSpec
+from models.lens import LENS
 from models.zoo import build_model
 
 
@@ -59,7 +62,7 @@ class _Scorer(nn.Module):
 
 
 def export_torchscript(
-    model: SequentialRecommender, path: str | Path | None = None
+    model: SequentialRecommender | LENS, path: str | Path | None = None
 ) -> torch.jit.ScriptModule:
     """Script ``model`` (a CPU copy, eval mode) and save it to ``path`` when given; returns the scripted module."""
     model = model.eval()
@@ -70,7 +73,8 @@ def export_torchscript(
         warnings.filterwarnings("ignore", message=".*TorchScript.*", category=DeprecationWarning)
         warnings.filterwarnings("ignore", message=".*torch.jit.*", category=DeprecationWarning)
         warnings.filterwarnings("ignore", category=FutureWarning)
-        scripted = torch.jit.script(_Scorer(model).eval())
+        module: nn.Module = model if isinstance(model, LENS) else _Scorer(model)
+        scripted = torch.jit.script(module.eval())
         if path is not None:
             torch.jit.save(scripted, str(path))
     return scripted

@@ -181,3 +181,62 @@ class HybridEmbedding(nn.Module):
         pos = torch.arange(self.max_len - n, self.max_len, device=tokens.device)
         x = x + self.positions(pos).unsqueeze(0)
         return self.drop(x) * (tokens != self.pad).unsqueeze(-1).to(x.dtype)
+
+
+def reverse_padded(x: Tensor, lengths: Tensor) -> Tensor:
+    """Reverse the first ``lengths[i]`` steps of every row of ``x [N, L, d]``; padding stays where it is."""
+    n, steps = x.shape[0], x.shape[1]
+    pos = torch.arange(steps, device=x.device).unsqueeze(0).expand(n, steps)
+    last = (lengths - 1).unsqueeze(1)
+    idx = torch.where(pos <= last, last - pos, pos)
+    return x.gather(1, idx.unsqueeze(-1).expand(n, steps, x.shape[2]))
+
+
+class _LSTMLayer(nn.Module):
+    """One layer of :class:`MaskedBiLSTM`."""
+
+    def __init__(self, d_in: int, hidden: int, bidirectional: bool) -> None:
+        super().__init__()
+        self.bidirectional = bidirectional
+        self.fwd = nn.LSTM(d_in, hidden, batch_first=True)
+        self.bwd = nn.LSTM(d_in, hidden, batch_first=True) if bidirectional else None
+
+    def forward(self, x: Tensor, lengths: Tensor, rows: Tensor, last: Tensor) -> tuple[Tensor, Tensor]:
+        out_f, _ = self.fwd(x)
+        bwd = self.bwd
+        if bwd is None:
+            return out_f, out_f[rows, last]
+        out_b, _ = bwd(reverse_padded(x, lengths))
+        out_b = reverse_padded(out_b, lengths)
+        return torch.cat([out_f, out_b], dim=-1), torch.cat([out_f[rows, last], out_b[:, 0]], dim=-1)
+
+
+class MaskedBiLSTM(nn.Module):
+    """A (bi)directional stacked LSTM over right-padded sequences ``[N, L, d]`` with ``lengths [N]`` (>= 1).
+
+    The backward direction runs over each row's *valid* steps reversed (padding is never read before real data),
+    so results do not depend on the padding. Returns per-step outputs ``[N, L, k * hidden]`` and the final state
+    ``[N, k * hidden]`` (forward at the last valid step, backward at the first), k = 2 when bidirectional."""
+
+    def __init__(
+        self, d_in: int, hidden: int, layers: int, bidirectional: bool, dropout: float = 0.0
+    ) -> None:
+        super().__init__()
+        k = 2 if bidirectional else 1
+        self.layers = nn.ModuleList(
+            [_LSTMLayer(d_in if i == 0 else k * hidden, hidden, bidirectional) for i in range(layers)]
+        )
+        self.drop = nn.Dropout(dropout)
+        self.out_dim = k * hidden
+
+    def forward(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+        last = (lengths - 1).clamp(min=0)
+        rows = torch.arange(x.shape[0], device=x.device)
+        final = x.new_zeros(x.shape[0], self.out_dim)
+        first = True
+        for layer in self.layers:
+            if not first:
+                x = self.drop(x)
+            x, final = layer(x, lengths, rows, last)
+            first = False
+        return x, final

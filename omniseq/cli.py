@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "retrain": "Scheduled retraining: train, compare with the champion, promote if better.",
     "bench": "Benchmarks (features, serve, pipeline, train, simulator); results go to bench/results/.",
     "demo": "The whole loop end to end on local processes (what 'make demo' runs).",
+    "lens": "LENS next basket: train + register, behaviour anomalies, out-of-stock alerts (Parquet offline store).",
 }
 
 

@@ -12,6 +12,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from readme_lens import LENS_BEGIN, LENS_END, render_lens  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
@@ -131,6 +134,9 @@ def main(argv: list[str] | None = None) -> int:
     head, rest = text.split(BEGIN, 1)
     _, tail = rest.split(END, 1)
     new = f"{head}{BEGIN}\n{render()}\n{END}{tail}"
+    if LENS_BEGIN in new and LENS_END in new:  # the LENS section (issue 16)
+        head, rest = new.split(LENS_BEGIN, 1)
+        new = f"{head}{LENS_BEGIN}\n{render_lens(RESULTS)}\n{LENS_END}{rest.split(LENS_END, 1)[1]}"
     if args.check:
         return 0 if new == text else 1
     readme.write_text(new)

@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from models.registry import ModelVersion
+from serving import next_basket, routes_next_basket
 from serving.settings import ServingSettings
 
 
@@ -26,4 +27,6 @@ class Family:
     router: APIRouter
 
 
-FAMILIES: tuple[Family, ...] = ()
+FAMILIES: tuple[Family, ...] = (
+    Family("next_basket", next_basket.make_loader, routes_next_basket.router),  # LENS (issue 16)
+)
