@@ -2,7 +2,10 @@
 
 A checkpoint is one ``torch.save`` dict: ``model_name``, ``config`` (:class:`~models.base.ModelConfig` as a dict),
 ``input_spec``, ``vocab`` (raw ids in index order) and ``state_dict`` -- enough to rebuild the model anywhere.
-The exported module is ``forward(tokens [B, L], baskets [B, L, M]) -> scores [B, V]`` (specials -inf).
+The exported module is ``forward(tokens [B, L], baskets [B, L, M]) -> scores [B, V]`` (specials -inf). Models with
+a user representation also export ``user_repr(tokens, baskets) -> [B, d]`` and ``item_embeddings() -> [V, d]`` with
+``forward == user_repr @ item_embeddings.T`` (specials -inf): serving caches the representation, scores the
+catalogue itself and retrieves from an ANN index over the item embeddings (``models.ann``).
 """
 
 from __future__ import annotations
@@ -58,6 +61,21 @@ class _Scorer(nn.Module):
         return self.model.score_all(tokens, baskets)
 
 
+class _RetrievalScorer(_Scorer):
+    """``_Scorer`` plus the two halves of its dot product, for serving's cache and retrieval stage."""
+
+    @torch.jit.export
+    def user_repr(self, tokens: Tensor, baskets: Tensor) -> Tensor:
+        return self.model.user_repr(tokens, baskets)  # type: ignore[operator]
+
+    @torch.jit.export
+    def item_embeddings(self) -> Tensor:
+        return self.model.embed.items.weight[: self.model.n_items]  # type: ignore[union-attr,index]
+
+
+RETRIEVAL_METHODS = ("user_repr", "item_embeddings")
+
+
 def export_torchscript(
     model: SequentialRecommender, path: str | Path | None = None
 ) -> torch.jit.ScriptModule:
@@ -70,7 +88,8 @@ def export_torchscript(
         warnings.filterwarnings("ignore", message=".*TorchScript.*", category=DeprecationWarning)
         warnings.filterwarnings("ignore", message=".*torch.jit.*", category=DeprecationWarning)
         warnings.filterwarnings("ignore", category=FutureWarning)
-        scripted = torch.jit.script(_Scorer(model).eval())
+        wrapper = _RetrievalScorer if hasattr(model, "user_repr") and hasattr(model, "embed") else _Scorer
+        scripted = torch.jit.script(wrapper(model).eval())
         if path is not None:
             torch.jit.save(scripted, str(path))
     return scripted
