@@ -64,16 +64,26 @@ class _Scorer(nn.Module):
 class _RetrievalScorer(_Scorer):
     """``_Scorer`` plus the two halves of its dot product, for serving's cache and retrieval stage."""
 
+    def __init__(self, model: SequentialRecommender) -> None:
+        super().__init__(model)
+        self.items: nn.Embedding = model.embed.items  # type: ignore[assignment]  # shared, not a copy
+        self.n_items = model.n_items
+
     @torch.jit.export
     def user_repr(self, tokens: Tensor, baskets: Tensor) -> Tensor:
-        return self.model.user_repr(tokens, baskets)  # type: ignore[operator]
+        return self.model.user_repr(tokens, baskets)
 
     @torch.jit.export
     def item_embeddings(self) -> Tensor:
-        return self.model.embed.items.weight[: self.model.n_items]  # type: ignore[union-attr,index]
+        return self.items.weight[: self.n_items]
 
 
 RETRIEVAL_METHODS = ("user_repr", "item_embeddings")
+
+
+def _has_retrieval_halves(model: SequentialRecommender) -> bool:
+    own = type(model).user_repr is not SequentialRecommender.user_repr
+    return own and isinstance(getattr(getattr(model, "embed", None), "items", None), nn.Embedding)
 
 
 def export_torchscript(
@@ -88,7 +98,7 @@ def export_torchscript(
         warnings.filterwarnings("ignore", message=".*TorchScript.*", category=DeprecationWarning)
         warnings.filterwarnings("ignore", message=".*torch.jit.*", category=DeprecationWarning)
         warnings.filterwarnings("ignore", category=FutureWarning)
-        wrapper = _RetrievalScorer if hasattr(model, "user_repr") and hasattr(model, "embed") else _Scorer
+        wrapper = _RetrievalScorer if _has_retrieval_halves(model) else _Scorer
         scripted = torch.jit.script(wrapper(model).eval())
         if path is not None:
             torch.jit.save(scripted, str(path))
