@@ -275,6 +275,11 @@ def run_server_levels(cfg: ServerConfig, levels: list[tuple[bool, int]], ctx: di
     server = start_server(port, ctx["redis_port"], ctx["registry"], cfg, args)
     out = []
     try:
+        if (
+            cfg.cache
+        ):  # unmeasured: every user asked for at least once, so levels see the steady-state hit ratio
+            prime = argparse.Namespace(**{**vars(args), "warmup": 0.0, "duration": args.prime_s})
+            run_load(port, "/recommend", 4, ctx["users"], prime, ctx["work"])
         for explain, c in levels:
             before, cpu0 = scrape(port, cfg.workers), cpu_seconds(server)
             res = run_load(port, "/recommend", c, ctx["users"], args, ctx["work"], explain=explain,
@@ -327,6 +332,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--k", type=int, default=10)
     p.add_argument("--repeat-rate", type=float, default=0.75,
                    help="share of requests whose user has no new behaviour since their last request")  # fmt: skip
+    p.add_argument(
+        "--prime-s", type=float, default=8.0, help="unmeasured load before a cache-on server's levels"
+    )
     p.add_argument("--cache-size", type=int, default=20_000, help="user cache entries per worker when on")
     p.add_argument("--cluster-size", type=int, default=500, help="items per embedding cluster")
     p.add_argument(
