@@ -103,7 +103,7 @@ def export_model(
         name="sasrec_attne", n_items=len(vocab), max_len=args.max_len, store_mode="attn", dropout=0.0
     )
     torch.manual_seed(args.seed)
-    model = build_model(config)
+    model: Any = build_model(config)
     with torch.no_grad():
         model.embed.items.weight.copy_(
             clustered_items(len(vocab), config.hidden, args.cluster_size, args.cluster_spread, args.seed)

@@ -66,7 +66,7 @@ class _RetrievalScorer(_Scorer):
 
     def __init__(self, model: SequentialRecommender) -> None:
         super().__init__(model)
-        self.items: nn.Embedding = model.embed.items  # type: ignore[assignment]  # shared, not a copy
+        self.items: nn.Embedding = model.embed.items  # type: ignore[assignment,union-attr]  # shared
         self.n_items = model.n_items
 
     @torch.jit.export

@@ -35,7 +35,8 @@ def test_ann_top10_agrees_with_exact_scoring() -> None:
     index = build_item_index(items, IndexParams(nprobe=16, candidates=100))
     assert index.params.nlist == int(2 * np.sqrt(len(items)))
     assert recall_at_10(index.search(queries, 110), items, queries) >= 0.98
-    few = build_item_index(items, IndexParams(nprobe=1, candidates=100))  # one cell of ~280: it must miss some
+    # one cell of ~280 items: it must miss some
+    few = build_item_index(items, IndexParams(nprobe=1, candidates=100))
     assert recall_at_10(few.search(queries, 110), items, queries) < 0.98
 
 
