@@ -2,7 +2,8 @@
 
 Used for models that export ``user_repr`` and ``item_embeddings`` (:mod:`models.export`). The item matrix is kept
 as float32 in the layout that is fastest here for one user: transposed and contiguous (``[d, V]``; ``h @ W_t`` was
-about 4× faster than ``W @ h`` on the benchmark machine, and bfloat16 was no faster while changing the scores). With
+faster than ``W @ h`` on the benchmark machine, and bfloat16/float16 far slower while changing the scores:
+``item_matrix_product_ms`` in ``bench/results/serve.json``). With
 an ANN index (:mod:`models.ann`) the full product is not computed at all: the index proposes candidates and only
 they are scored exactly, from row-major ``[V, d]`` embeddings.
 """
