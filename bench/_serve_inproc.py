@@ -128,13 +128,25 @@ def retrieval(
                 HybridSequence.from_features(u, row, 50), bundle.index, bundle.spec
             )
             hs.append(bundle.scorer.represent(bundle.module, tokens, baskets))
-        overlap = [len(set(ann.top(h, k)[1]) & set(exact.top(h, k)[1])) / k for h in hs]
+        exact_tops = [set(exact.top(h, k)[1]) for h in hs]
+        overlap = [len(set(ann.top(h, k)[1]) & e) / k for h, e in zip(hs, exact_tops, strict=True)]
         timed = hs[:n_timed]
         it = iter(range(10**9))
         ann_t = _timed(lambda: ann.top(timed[next(it) % len(timed)], k), len(timed))
         exact_t = _timed(lambda: exact.top(timed[next(it) % len(timed)], k), min(len(timed), 100))
     params = ann.index.params
+    sweep: dict[str, dict[str, float]] = {}
+    with torch.inference_mode():
+        for nprobe in (32, 64, 128, 192, 256):  # the recall/latency trade-off of the one knob that sets it
+            ann.index.index.nprobe = nprobe
+            t0 = time.perf_counter()
+            tops = [set(ann.top(h, k)[1]) for h in hs]
+            ms = (time.perf_counter() - t0) / len(hs) * 1000
+            hits = [len(t & e) / k for t, e in zip(tops, exact_tops, strict=True)]
+            sweep[str(nprobe)] = {f"recall@{k}": round(sum(hits) / len(hits), 4), "mean_ms": round(ms, 3)}
+    ann.index.index.nprobe = params.nprobe
     return {
+        "recall_by_nprobe": sweep,
         "index": {
             "kind": "faiss IVF-Flat over the MIPS reduction",
             "nlist": params.nlist,

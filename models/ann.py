@@ -34,7 +34,7 @@ class IndexParams:
     serving re-scores exactly (plus ``k`` and the excluded items)."""
 
     nlist: int = 0
-    nprobe: int = 64
+    nprobe: int = 192
     candidates: int = 100
     train_per_cell: int = 40
 
