@@ -4,9 +4,8 @@
   ``throughput_timeline`` (``[[seconds since the job started, events processed], ...]``) and
   ``freshness_timeline`` (``[[seconds since the freshness phase started, ms from send to Redis], ...]``) when the
   JSON has them; a JSON without them gets its summary figures (rates, freshness percentiles) instead.
-- :func:`plot_serve`: the serving latency distribution per concurrency level (``histogram_ms`` ``{"edges",
-  "counts"}`` per level when present, else the measured percentiles), throughput against p99, and the in-process
-  per-stage breakdown.
+- :func:`plot_serve`: the serving latency distribution (quantile against ms) of every configuration at one
+  concurrency.
 
 ``omniseq bench plots`` (or ``python -m bench.plots``) redraws every figure from the JSON files present; the
 benchmarks call the same functions after writing their JSON.
@@ -89,64 +88,13 @@ def plot_pipeline(result: dict[str, Any], out: Path, title: str = "pipeline") ->
     return _save(fig, out)
 
 
-def _distribution(ax: Any, result: dict[str, Any]) -> None:
-    levels = result.get("recommend", [])
-    histogram = bool(levels) and all("histogram_ms" in r for r in levels)
-    if histogram:
-        for r in levels:
-            h = r["histogram_ms"]
-            ax.stairs(h["counts"], h["edges"], label=f"concurrency {r['concurrency']}")
-        ax.set_xscale("log")
-        ax.set_xlabel("latency (ms)")
-        ax.set_ylabel("requests")
-    else:
-        xs = list(range(len(PERCENTILES)))
-        for r in levels:
-            ax.plot(xs, [r[k] for k, _ in PERCENTILES], marker="o", label=f"concurrency {r['concurrency']}")
-        base = result.get("baseline_healthz")
-        if base:
-            ax.plot(xs, [base[k] for k, _ in PERCENTILES], ls=":", color="k", label="/healthz (HTTP only)")
-        ax.set_xticks(xs, [label for _, label in PERCENTILES])
-        ax.set_yscale("log")
-        ax.set_xlabel("percentile")
-        ax.set_ylabel("latency (ms)")
-    goal = result.get("goal", {}).get("p99_ms")
-    if goal:
-        (ax.axvline if histogram else ax.axhline)(
-            goal, color="C3", ls="--", lw=1, label=f"goal p99 {goal} ms"
-        )
-    ax.set_title("POST /recommend latency (client side)")
-    ax.legend(fontsize=7)
-
-
 def plot_serve(result: dict[str, Any], out: Path) -> Path:
-    plt = _pyplot()
-    fig, (dist, load, stages) = plt.subplots(1, 3, figsize=(15, 4))
-    _distribution(dist, result)
-    levels = result.get("recommend", [])
-    conc = [r["concurrency"] for r in levels]
-    load.plot(conc, [r["throughput_rps"] for r in levels], marker="o", color="C0", label="requests/s")
-    load.set_xlabel("concurrent clients")
-    load.set_ylabel("requests / s", color="C0")
-    twin = load.twinx()
-    twin.plot(conc, [r["p99_ms"] for r in levels], marker="s", color="C3", label="p99 ms")
-    twin.set_ylabel("p99 latency (ms)", color="C3")
-    load.set_title("throughput and p99 by load")
-    breakdown = result.get("in_process_breakdown_ms", {})
-    names = [n for n in breakdown if n != "total"]
-    ys = range(len(names))
-    stages.barh([y + 0.2 for y in ys], [breakdown[n]["p50_ms"] for n in names], 0.4, label="p50")
-    stages.barh([y - 0.2 for y in ys], [breakdown[n]["p99_ms"] for n in names], 0.4, label="p99")
-    stages.set_yticks(list(ys), names)
-    stages.invert_yaxis()
-    stages.set_xlabel("ms (in process, one request at a time)")
-    total = breakdown.get("total", {})
-    stages.set_title(f"stages (total p50 {total.get('p50_ms', '?')} ms, p99 {total.get('p99_ms', '?')} ms)")
-    stages.legend(fontsize=8)
-    setup = result.get("setup", {})
-    fig.suptitle(f"serving: {setup.get('server', '')}; {setup.get('cpu_count', '?')} CPUs; "
-                 f"{setup.get('items', '?')} items, {setup.get('history_tokens', '?')}-token histories", fontsize=10)  # fmt: skip
-    return _save(fig, out)
+    """The serving latency distribution of every configuration (:func:`bench._serve_report.plot`)."""
+    from bench._serve_report import plot
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    plot(result, out)
+    return out
 
 
 def _save(fig: Any, out: Path) -> Path:

@@ -1,14 +1,21 @@
 """``omniseq bench serve``: the recommendation server under load, end to end.
 
-Starts a real redis-server, exports a real SASRec attnE (``models.zoo`` + ``models.export``; untrained weights --
-latency does not depend on training) over a catalogue of ``--items`` items, registers and promotes it, writes
-full-length hybrid histories for ``--users`` users through ``RedisOnlineStore``, starts the server as a uvicorn
-subprocess (httptools, uvloop) and drives it from a *separate* load-generator process (``bench.loadgen``:
-asyncio keep-alive HTTP/1.1 clients) at fixed concurrency levels for a fixed time each.
+Starts a real redis-server, exports a real SASRec attnE (``models.zoo`` + ``models.export``; untrained transformer
+weights -- latency does not depend on training) over a catalogue of ``--items`` items and another of
+``--large-items`` items (with its ANN index, ``models.ann``), registers and promotes it, writes full-length hybrid
+histories for ``--users`` users through ``RedisOnlineStore``, starts the server as a uvicorn subprocess (httptools,
+uvloop) once per configuration (catalogue, workers, user cache on/off) and drives it from a *separate*
+load-generator process (``bench.loadgen``) at fixed concurrency levels, with and without ``explain``.
 
-Also measured in the same run: a ``GET /healthz`` baseline (the HTTP stack alone), the direct feature read, and an
-in-process per-stage breakdown (feature read, encode, model, rank, response JSON) of the same recommend path.
-Writes ``bench/results/serve.json`` and its figure ``serve.png`` (:func:`bench.plots.plot_serve`).
+Workload: before a request, with probability ``1 - --repeat-rate`` the user gets a new behaviour (stored in Redis
+by the load generator), so ``--repeat-rate`` of requests find the user's row unchanged since their last request;
+every level, cache on or off, runs the same workload. Item embeddings: an untrained model's are isotropic noise
+(no structure any ANN index can use), so both catalogues get clustered item embeddings (``--cluster-size`` items
+per cluster around random centres, spread ``--cluster-spread``), a stand-in for a trained model's.
+
+Also measured in the same run: a ``GET /healthz`` baseline, server CPU per request (all worker processes, psutil),
+an in-process per-stage breakdown, the item matrix in each layout and dtype, and the retrieval stage's recall@10
+against exact scoring over the large catalogue. Writes ``bench/results/serve.json`` and ``serve.png``.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pickle
 import random
 import shutil
 import signal
@@ -23,16 +31,24 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.loadgen import clean_env, run_load, summary_ms
-from bench.plots import plot_serve
+from bench import _serve_inproc as inproc
+from bench.loadgen import clean_env, run_load
 from omniseq.infra.process import free_port
 
 RESULTS = Path(__file__).resolve().parent / "results" / "serve.json"
-VIEW = "user_hybrid_seq_v1"  # the last 50 tokens
+VIEW = inproc.VIEW  # the last 50 tokens
 T0 = 1_700_000_000_000
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    items: int
+    workers: int
+    cache: bool
 
 
 # --- set-up -------------------------------------------------------------------------------------------------------
@@ -57,7 +73,24 @@ def start_redis(port: int) -> subprocess.Popen[bytes]:
     raise SystemExit(f"redis-server did not start on port {port}")
 
 
-def export_model(registry_root: Path, n_items: int, max_len: int, work: Path) -> tuple[str, list[str]]:
+def clustered_items(n: int, d: int, cluster_size: int, spread: float, seed: int) -> Any:
+    """``[n, d]`` item embeddings around ``n / cluster_size`` random centres (row 0, padding, zero)."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    centres = torch.randn(max(1, n // cluster_size), d, generator=g)
+    assign = torch.randint(0, centres.shape[0], (n,), generator=g)
+    items = (centres[assign] + spread * torch.randn(n, d, generator=g)) * 0.02  # the model's init scale
+    items[0] = 0
+    return items
+
+
+def export_model(
+    registry_root: Path, n_items: int, args: argparse.Namespace, work: Path
+) -> tuple[str, list[str]]:
+    import torch
+
+    from models.ann import write_item_index
     from models.base import ModelConfig
     from models.export import export_torchscript
     from models.inputs import InputSpec, build_vocab
@@ -65,13 +98,23 @@ def export_model(registry_root: Path, n_items: int, max_len: int, work: Path) ->
     from models.zoo import build_model
 
     vocab = build_vocab(f"i{n}" for n in range(n_items))
-    spec = InputSpec(max_len=max_len, max_basket=16, store_mode="attn")
+    spec = InputSpec(max_len=args.max_len, max_basket=16, store_mode="attn")
     config = ModelConfig(
-        name="sasrec_attne", n_items=len(vocab), max_len=max_len, store_mode="attn", dropout=0.0
+        name="sasrec_attne", n_items=len(vocab), max_len=args.max_len, store_mode="attn", dropout=0.0
     )
-    art = work / "artifact"
+    torch.manual_seed(args.seed)
+    model: Any = build_model(config)
+    with torch.no_grad():
+        model.embed.items.weight.copy_(
+            clustered_items(len(vocab), config.hidden, args.cluster_size, args.cluster_spread, args.seed)
+        )
+    art = work / f"artifact-{n_items}"
     art.mkdir()
-    export_torchscript(build_model(config), art / "model.pt")
+    scripted = export_torchscript(model, art / "model.pt")
+    with torch.inference_mode():
+        t = time.perf_counter()
+        if write_item_index(art, scripted.item_embeddings()) is not None:
+            print(f"ANN index over {len(vocab):,} items built in {time.perf_counter() - t:.1f} s", flush=True)
     (art / "vocab.json").write_text(json.dumps(vocab))
     registry = ModelRegistry(registry_root)
     manifest = {"model_name": "sasrec_attne", "config": config.to_dict(), "input_spec": spec.to_dict(),
@@ -81,20 +124,28 @@ def export_model(registry_root: Path, n_items: int, max_len: int, work: Path) ->
     return version, vocab
 
 
-def write_histories(port: int, users: list[str], vocab: list[str], max_len: int, seed: int) -> None:
+def _resp(*parts: bytes) -> bytes:
+    return b"*%d\r\n" % len(parts) + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts)
+
+
+def write_histories(
+    port: int, users: list[str], vocab: list[str], args: argparse.Namespace, work: Path
+) -> Path:
+    """Full-length histories (about 20% in-store baskets) in Redis; returns the load generator's ``writes`` file:
+    per user two HSET commands that store the row with one more (online) behaviour."""
     import redis
     from tqdm import tqdm
 
-    from omniseq.features.online import RedisOnlineStore
+    from omniseq.features.online import RedisOnlineStore, redis_key
     from omniseq.features.sequence import BASKET_CODE, HybridSequence, Token
 
-    rng = random.Random(seed)
+    rng = random.Random(args.seed)
     items = vocab[2:]
     store = RedisOnlineStore(redis.Redis(port=port))
-    rows = []
+    rows, writes = [], {}
     for u in tqdm(users, desc="histories", unit="user"):
         tokens = []
-        for i in range(max_len):  # full length: max_len tokens, about 20% in-store baskets
+        for i in range(args.max_len):
             if rng.random() < 0.2:
                 basket = tuple(rng.sample(items, rng.randint(1, 6)))
                 tokens.append(
@@ -102,215 +153,264 @@ def write_histories(port: int, users: list[str], vocab: list[str], max_len: int,
                 )
             else:
                 tokens.append(Token(rng.randrange(4), T0 + i * 1000, rng.choice(items), key=f"e{i}"))
-        seq = HybridSequence(u, max_len, tokens)
+        seq = HybridSequence(u, args.max_len, tokens)
         rows.append((u, seq.to_features(), seq.last_ts))
+        variants = []
+        for j in range(2):
+            new = HybridSequence(u, args.max_len, list(tokens))
+            new.add(Token(0, T0 + (args.max_len + j) * 1000, rng.choice(items), key=f"new{j}"))
+            mapping = store.encode_row(VIEW, new.to_features(), new.last_ts)
+            variants.append(_resp(b"HSET", redis_key(u), *(x for kv in mapping.items() for x in kv)))
+        writes[u] = variants
     store.write(VIEW, rows)
+    path = work / f"writes-{len(vocab)}.pkl"
+    path.write_bytes(pickle.dumps(writes))
+    return path
 
 
-def start_server(
-    port: int, redis_port: int, registry_root: Path, args: argparse.Namespace
-) -> subprocess.Popen[bytes]:
+def start_server(port: int, redis_port: int, registry_root: Path, cfg: ServerConfig,
+                 args: argparse.Namespace) -> subprocess.Popen[bytes]:  # fmt: skip
     env = clean_env(OMNISEQ_REDIS_PORT=str(redis_port), OMNISEQ_REGISTRY_DIR=str(registry_root),
-                     OMNISEQ_TORCH_THREADS=str(args.torch_threads), OMNISEQ_CHAMPION_POLL_S="5")  # fmt: skip
+                    OMNISEQ_TORCH_THREADS=str(args.torch_threads), OMNISEQ_CHAMPION_POLL_S="5",
+                    OMNISEQ_USER_CACHE_SIZE=str(args.cache_size if cfg.cache else 0))  # fmt: skip
     cmd = [sys.executable, "-m", "uvicorn", "serving.app:create_app", "--factory", "--host", "127.0.0.1",
            "--port", str(port), "--loop", "uvloop", "--http", "httptools", "--no-access-log",
-           "--log-level", "warning", "--workers", str(args.workers)]  # fmt: skip
+           "--log-level", "warning", "--workers", str(cfg.workers)]  # fmt: skip
     proc = subprocess.Popen(cmd, env=env)
     import httpx
 
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
+    deadline = time.monotonic() + 300
+    ready = 0
+    while time.monotonic() < deadline and ready < 3 * cfg.workers:  # every worker up (new connections spread)
         if proc.poll() is not None:
             raise SystemExit(f"the server exited with {proc.returncode}")
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return proc
+            ready = (
+                ready + 1 if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200 else 0
+            )
         except httpx.HTTPError:
-            pass
+            ready = 0
         time.sleep(0.2)
-    proc.terminate()
-    raise SystemExit("the server did not become ready in 120 s")
+    if ready < 3 * cfg.workers:
+        proc.terminate()
+        raise SystemExit("the server did not become ready in 300 s")
+    time.sleep(2.0 * cfg.workers)  # the other workers finish loading the model
+    return proc
 
 
 # --- measurements -------------------------------------------------------------------------------------------------
 
 
-def scrape_stages(port: int) -> dict[str, tuple[float, float]]:
-    """(sum seconds, count) per recommend stage from the server's /metrics (one worker's view)."""
-    import httpx
-
-    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+def _parse_metrics(text: str) -> tuple[str, dict[str, tuple[float, float]]]:
+    """(the worker's process start time, {stage: (sum seconds, count)} and ``<cache>``: (hits, misses))."""
     out: dict[str, list[float]] = {}
+    start = ""
     for line in text.splitlines():
+        if line.startswith("process_start_time_seconds "):
+            start = line.split(" ", 1)[1]
         for suffix, slot in (("_sum", 0), ("_count", 1)):
             prefix = f'omniseq_recommend_stage_seconds{suffix}{{stage="'
             if line.startswith(prefix):
                 stage = line[len(prefix) : line.index('"', len(prefix))]
                 out.setdefault(stage, [0.0, 0.0])[slot] = float(line.rsplit(" ", 1)[1])
-    return {k: (v[0], v[1]) for k, v in out.items()}
+        for result, slot in (("hit", 0), ("miss", 1)):
+            if line.startswith(f'omniseq_user_cache_total{{result="{result}"}}'):
+                out.setdefault("<cache>", [0.0, 0.0])[slot] = float(line.rsplit(" ", 1)[1])
+    return start, {k: (v[0], v[1]) for k, v in out.items()}
+
+
+def scrape(port: int, workers: int) -> dict[str, dict[str, tuple[float, float]]]:
+    """Every worker's recommend stages and cache counters from /metrics, by worker (fresh connections until each
+    worker answered once; workers are told apart by their process start time)."""
+    import httpx
+
+    seen: dict[str, dict[str, tuple[float, float]]] = {}
+    for _ in range(50 * workers):
+        start, parsed = _parse_metrics(httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text)
+        seen[start] = parsed
+        if len(seen) >= workers:
+            break
+    return seen
 
 
 def stage_means(
-    before: dict[str, tuple[float, float]], after: dict[str, tuple[float, float]]
+    before: dict[str, dict[str, tuple[float, float]]], after: dict[str, dict[str, tuple[float, float]]]
 ) -> dict[str, float]:
+    """Mean ms per stage over all workers between two scrapes, and the user cache's hit ratio."""
+    sums: dict[str, list[float]] = {}
+    for worker, stages in after.items():
+        for stage, (s1, c1) in stages.items():
+            s0, c0 = before.get(worker, {}).get(stage, (0.0, 0.0))
+            acc = sums.setdefault(stage, [0.0, 0.0])
+            acc[0] += s1 - s0
+            acc[1] += c1 - c0
     means = {}
-    for stage, (s1, c1) in after.items():
-        s0, c0 = before.get(stage, (0.0, 0.0))
-        if c1 > c0:
-            means[stage] = round((s1 - s0) / (c1 - c0) * 1000, 4)
+    for stage, (s, c) in sums.items():
+        if stage == "<cache>":
+            if s + c > 0:
+                means["cache_hit_ratio"] = round(s / (s + c), 3)
+        elif c > 0:
+            means[stage] = round(s / c * 1000, 4)
     return means
 
 
-def in_process_breakdown(
-    redis_port: int, registry_root: Path, users: list[str], n: int, k: int, threads: int
-) -> dict[str, Any]:
-    """The recommend path stage by stage in this process, sequentially (no HTTP, no contention from load)."""
-    import redis
-    import torch
+def cpu_seconds(proc: subprocess.Popen[bytes]) -> float:
+    """CPU time (user + system) of the server and all its worker processes so far."""
+    import psutil
 
-    from models.inputs import encode_sequence
-    from models.registry import ModelRegistry
-    from omniseq.features.online import RedisOnlineStore
-    from omniseq.features.sequence import HybridSequence
-    from serving.model_manager import load_bundle
-    from serving.recommender import FEATURE_NAMES, Recommender
+    total = 0.0
+    root = psutil.Process(proc.pid)
+    for p in [root, *root.children(recursive=True)]:
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
 
-    torch.set_num_threads(threads)
-    registry = ModelRegistry(registry_root)
-    mv = registry.champion()
-    assert mv is not None
-    bundle = load_bundle(mv)
-    store = RedisOnlineStore(redis.Redis(port=redis_port))
-    times: dict[str, list[float]] = {
-        s: [] for s in ("feature_read", "encode", "model", "rank", "response_json")
-    }
-    for i in range(n):
-        u = users[i % len(users)]
-        t0 = time.perf_counter()
-        row = store.read(VIEW, [u], FEATURE_NAMES)[0]
-        t1 = time.perf_counter()
-        assert row is not None
-        seq = HybridSequence.from_features(u, row, max_len=bundle.spec.max_len)
-        tokens, baskets = encode_sequence(seq, bundle.index, bundle.spec)
-        t2 = time.perf_counter()
-        with torch.inference_mode():
-            scores = bundle.module(tokens.unsqueeze(0), baskets.unsqueeze(0))[0]
-            t3 = time.perf_counter()
-            items = Recommender._rank(bundle, scores, k, (), None)
-        t4 = time.perf_counter()
-        json.dumps({"user_id": u, "items": [{"item_id": a, "score": b} for a, b in items], "model_version":
-                    bundle.version, "feature_versions": bundle.feature_versions, "fallback": False})  # fmt: skip
-        t5 = time.perf_counter()
-        for stage, dt in zip(times, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4), strict=True):
-            times[stage].append(dt)
-    out: dict[str, Any] = {stage: summary_ms(v) for stage, v in times.items()}
-    out["total"] = summary_ms([sum(x) for x in zip(*times.values(), strict=True)])
+
+def run_server_levels(cfg: ServerConfig, levels: list[tuple[bool, int]], ctx: dict[str, Any],
+                      args: argparse.Namespace) -> list[dict[str, Any]]:  # fmt: skip
+    port = free_port()
+    server = start_server(port, ctx["redis_port"], ctx["registry"], cfg, args)
+    out = []
+    try:
+        if (
+            cfg.cache
+        ):  # unmeasured: every user asked for at least once, so levels see the steady-state hit ratio
+            prime = argparse.Namespace(**{**vars(args), "warmup": 0.0, "duration": args.prime_s})
+            run_load(port, "/recommend", 4, ctx["users"], prime, ctx["work"])
+        for explain, c in levels:
+            before, cpu0 = scrape(port, cfg.workers), cpu_seconds(server)
+            res = run_load(port, "/recommend", c, ctx["users"], args, ctx["work"], explain=explain,
+                           new_behaviour_rate=1 - args.repeat_rate, writes=str(ctx["writes"]),
+                           redis_port=ctx["redis_port"])  # fmt: skip
+            cpu = cpu_seconds(server) - cpu0
+            res.update({**asdict(cfg), "explain": explain, "repeat_rate": args.repeat_rate})
+            res["server_cpu_ms_per_request"] = round(
+                1000 * cpu / max(1, res["requests"] + res["warmup_requests"]), 3
+            )
+            res["server_stage_mean_ms"] = stage_means(before, scrape(port, cfg.workers))
+            print(json.dumps({k: v for k, v in res.items() if k != "latency_quantiles_ms"}), flush=True)
+            out.append(res)
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
     return out
+
+
+def plan(args: argparse.Namespace) -> list[tuple[ServerConfig, list[tuple[bool, int]]]]:
+    """Server configurations and their (explain, concurrency) levels."""
+    conc = [int(c) for c in args.concurrency.split(",") if c.strip()]
+    small, large = args.items, args.large_items
+    mid = [c for c in conc if c in (1, 4)] or conc[:1]
+    p = [
+        (ServerConfig(small, 1, False), [(False, c) for c in conc]),
+        (ServerConfig(small, 1, True), [(False, c) for c in mid]),
+        (ServerConfig(small, 2, False), [(False, c) for c in conc]),
+        (ServerConfig(small, 2, True), [(False, c) for c in conc] + [(True, c) for c in mid]),
+    ]
+    if large:
+        p += [
+            (ServerConfig(large, 2, True), [(False, c) for c in conc] + [(True, c) for c in mid[-1:]]),
+            (ServerConfig(large, 2, False), [(False, c) for c in mid[-1:]]),
+        ]
+    return p
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="omniseq bench serve", description=__doc__.split("\n\n")[0])
     p.add_argument("--items", type=int, default=50_000, help="catalogue size (default 50,000)")
+    p.add_argument(
+        "--large-items", type=int, default=1_000_000, help="large catalogue with ANN retrieval (0: skip)"
+    )
     p.add_argument("--users", type=int, default=2_000, help="users with full-length histories")
     p.add_argument("--max-len", type=int, default=50, help="history length (the feature view keeps 50)")
     p.add_argument("--concurrency", default="1,2,4,8", help="comma-separated client connection counts")
     p.add_argument("--duration", type=float, default=8.0, help="seconds measured per level")
     p.add_argument("--warmup", type=float, default=2.0, help="seconds of unmeasured load before each level")
     p.add_argument("--k", type=int, default=10)
-    p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    p.add_argument("--repeat-rate", type=float, default=0.75,
+                   help="share of requests whose user has no new behaviour since their last request")  # fmt: skip
+    p.add_argument(
+        "--prime-s", type=float, default=8.0, help="unmeasured load before a cache-on server's levels"
+    )
+    p.add_argument("--cache-size", type=int, default=20_000, help="user cache entries per worker when on")
+    p.add_argument("--cluster-size", type=int, default=500, help="items per embedding cluster")
+    p.add_argument(
+        "--cluster-spread", type=float, default=0.5, help="within-cluster spread / between-cluster"
+    )
     p.add_argument("--torch-threads", type=int, default=1)
     p.add_argument("--breakdown-n", type=int, default=2_000, help="requests timed stage by stage in-process")
+    p.add_argument("--recall-users", type=int, default=1_000, help="users whose ANN top-k is checked")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=RESULTS)
     return p.parse_args(argv)
 
 
+def _catalogue(items: int, ctx: dict[str, Any], args: argparse.Namespace) -> None:
+    """Export, register and promote the model of one catalogue and write its users' histories."""
+    work: Path = ctx["work"]
+    t = time.perf_counter()
+    ctx["registry"] = work / f"registry-{items}"
+    ctx["version"], vocab = export_model(ctx["registry"], items, args, work)
+    ctx["writes"] = write_histories(ctx["redis_port"], ctx["users"], vocab, args, work)
+    ctx["setup_s"][str(items)] = round(time.perf_counter() - t, 1)
+    ctx["versions"][str(items)] = ctx["version"]
+
+
 def main(argv: list[str] | None = None) -> int:
+    from bench._serve_report import report
+    from bench.plots import plot_serve
+
     args = _parse(argv)
     if args.max_len > 50:
         raise SystemExit(f"--max-len {args.max_len}: the benchmark's feature view {VIEW} keeps 50 tokens")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the clean-up below on SIGTERM too
-    levels = [int(c) for c in args.concurrency.split(",") if c.strip()]
     users = [f"u{n}" for n in range(args.users)]
-    redis_port, api_port = free_port(), free_port()
     load_before = os.getloadavg()
+    started = time.time()
     with tempfile.TemporaryDirectory(prefix="omniseq-bench-serve-") as tmp:
-        work = Path(tmp)
-        redis_proc = start_redis(redis_port)
-        server = None
+        ctx: dict[str, Any] = {"work": Path(tmp), "users": users, "redis_port": free_port(), "setup_s": {},
+                               "versions": {}}  # fmt: skip
+        redis_proc = start_redis(ctx["redis_port"])
         try:
-            t = time.perf_counter()
-            version, vocab = export_model(work / "registry", args.items, args.max_len, work)
-            write_histories(redis_port, users, vocab, args.max_len, args.seed)
-            setup_s = time.perf_counter() - t
-            server = start_server(api_port, redis_port, work / "registry", args)
-            healthz = run_load(api_port, "/healthz", max(levels), users, args, work)
-            results = []
-            for c in levels:
-                before = scrape_stages(api_port)
-                res = run_load(api_port, "/recommend", c, users, args, work)
-                res["server_stage_mean_ms"] = stage_means(before, scrape_stages(api_port))
-                print(json.dumps(res))
-                results.append(res)
-            server.terminate()
-            server.wait(timeout=30)
-            server = None
-            breakdown = in_process_breakdown(
-                redis_port, work / "registry", users, args.breakdown_n, args.k, args.torch_threads
-            )
+            levels: list[dict[str, Any]] = []
+            extra: dict[str, Any] = {}
+            for items in sorted({args.items, args.large_items} - {0}):
+                _catalogue(items, ctx, args)
+                if items == args.items:
+                    healthz_port = free_port()
+                    server = start_server(healthz_port, ctx["redis_port"], ctx["registry"],
+                                          ServerConfig(items, 1, False), args)  # fmt: skip
+                    try:
+                        extra["healthz"] = run_load(healthz_port, "/healthz", 8, users, args, ctx["work"])
+                    finally:
+                        server.terminate()
+                        server.wait(timeout=60)
+                for cfg, cfg_levels in plan(args):
+                    if cfg.items == items:
+                        levels += run_server_levels(cfg, cfg_levels, ctx, args)
+                reg, threads = ctx["registry"], args.torch_threads
+                if items == args.items:
+                    extra["breakdown"] = inproc.breakdown(
+                        ctx["redis_port"], reg, users, args.breakdown_n, args.k, threads
+                    )
+                    extra["layouts"] = inproc.item_layouts(reg, 500, threads)
+                else:
+                    extra["retrieval"] = inproc.retrieval(
+                        ctx["redis_port"], reg, users[: args.recall_users], args.k, threads
+                    )
+                    extra["layouts_large"] = inproc.item_layouts(reg, 30, threads)
         finally:
-            if server is not None:
-                server.terminate()
-                server.wait(timeout=30)
             redis_proc.terminate()
             redis_proc.wait(timeout=30)
-    report = _report(args, version, len(vocab), setup_s, healthz, results, breakdown, load_before)
+    result = report(args, ctx, levels, extra, load_before, time.time() - started)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {args.out} and {plot_serve(report, args.out.with_suffix('.png'))}")
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    plot_serve(result, args.out.with_suffix(".png"))
+    print(f"wrote {args.out}")
     return 0
-
-
-def _report(args: argparse.Namespace, version: str, vocab_size: int, setup_s: float, healthz: dict[str, Any],
-            results: list[dict[str, Any]], breakdown: dict[str, Any], load_before: tuple[float, ...]) -> dict[str, Any]:  # fmt: skip
-    import torch
-
-    met = [
-        r["concurrency"]
-        for r in results
-        if r["p99_ms"] <= 5.0 and r["throughput_rps"] >= 700 and not r["errors"]
-    ]
-    best = max(results, key=lambda r: r["throughput_rps"])
-    return {
-        "benchmark": "serve",
-        "setup": {
-            "model": "SASRec attnE (models.zoo build_model + models.export.export_torchscript, untrained weights)",
-            "model_version": version,
-            "vocab_size": vocab_size,
-            "items": args.items,
-            "users": args.users,
-            "history_tokens": args.max_len,
-            "feature_view": VIEW,
-            "k": args.k,
-            "server": f"uvicorn --workers {args.workers} --loop uvloop --http httptools, torch threads "
-            f"{args.torch_threads}",
-            "load_generator": "separate process, asyncio keep-alive HTTP/1.1 clients, closed loop",
-            "duration_s_per_level": args.duration,
-            "cpu_count": os.cpu_count(),
-            "torch": torch.__version__,
-            "loadavg_before": [round(x, 2) for x in load_before],
-            "loadavg_after": [round(x, 2) for x in os.getloadavg()],
-            "setup_s": round(setup_s, 1),
-        },
-        "baseline_healthz": healthz,
-        "recommend": results,
-        "in_process_breakdown_ms": breakdown,
-        "goal": {"p99_ms": 5.0, "throughput_rps": 700, "met_at_concurrency": met},
-        "best_throughput": {
-            k: best[k] for k in ("concurrency", "throughput_rps", "p50_ms", "p99_ms", "errors")
-        },
-        "recommend_vs_healthz_throughput": round(best["throughput_rps"] / healthz["throughput_rps"], 3),
-    }
 
 
 if __name__ == "__main__":

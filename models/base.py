@@ -85,6 +85,10 @@ class SequentialRecommender(nn.Module):
     def score_all(self, tokens: Tensor, baskets: Tensor) -> Tensor:
         raise NotImplementedError
 
+    def user_repr(self, tokens: Tensor, baskets: Tensor) -> Tensor:
+        """``[B, d]``: what ``score_all`` dots with the item embeddings (models that have one)."""
+        raise NotImplementedError
+
     def score(self, tokens: Tensor, baskets: Tensor, candidates: Tensor) -> Tensor:
         scores = self.score_all(tokens, baskets).gather(1, candidates)
         return scores.masked_fill(candidates < self.n_specials, -math.inf)

@@ -2,8 +2,11 @@
 
 A checkpoint is one ``torch.save`` dict: ``model_name``, ``config`` (:class:`~models.base.ModelConfig` as a dict),
 ``input_spec``, ``vocab`` (raw ids in index order) and ``state_dict`` -- enough to rebuild the model anywhere.
-The exported module is ``forward(tokens [B, L], baskets [B, L, M]) -> scores [B, V]`` (specials -inf); for a
-:class:`models.lens.LENS` (the ``next_basket`` family) it is the model's own ``forward(baskets [B, T, M],
+The exported module is ``forward(tokens [B, L], baskets [B, L, M]) -> scores [B, V]`` (specials -inf). Models with
+a user representation also export ``user_repr(tokens, baskets) -> [B, d]`` and ``item_embeddings() -> [V, d]`` with
+``forward == user_repr @ item_embeddings.T`` (specials -inf): serving caches the representation, scores the
+catalogue itself and retrieves from an ANN index over the item embeddings (``models.ann``). A
+:class:`models.lens.LENS` (the ``next_basket`` family) is exported as itself: ``forward(baskets [B, T, M],
 feats [B, T, F], users [B]) -> (decoded items, their probabilities, first-step ranking, days to next purchase)``.
 """
 
@@ -61,6 +64,38 @@ class _Scorer(nn.Module):
         return self.model.score_all(tokens, baskets)
 
 
+class _RetrievalScorer(_Scorer):
+    """``_Scorer`` plus the two halves of its dot product, for serving's cache and retrieval stage."""
+
+    def __init__(self, model: SequentialRecommender) -> None:
+        super().__init__(model)
+        self.items: nn.Embedding = model.embed.items  # type: ignore[assignment,union-attr]  # shared
+        self.n_items = model.n_items
+
+    @torch.jit.export
+    def user_repr(self, tokens: Tensor, baskets: Tensor) -> Tensor:
+        return self.model.user_repr(tokens, baskets)
+
+    @torch.jit.export
+    def item_embeddings(self) -> Tensor:
+        return self.items.weight[: self.n_items]
+
+
+RETRIEVAL_METHODS = ("user_repr", "item_embeddings")
+
+
+def _has_retrieval_halves(model: SequentialRecommender) -> bool:
+    own = type(model).user_repr is not SequentialRecommender.user_repr
+    return own and isinstance(getattr(getattr(model, "embed", None), "items", None), nn.Embedding)
+
+
+def _exported_module(model: SequentialRecommender | LENS) -> nn.Module:
+    """What is scripted for ``model``: the model itself where it defines its own serving forward, else a scorer."""
+    if isinstance(model, LENS):
+        return model
+    return (_RetrievalScorer if _has_retrieval_halves(model) else _Scorer)(model)
+
+
 def export_torchscript(
     model: SequentialRecommender | LENS, path: str | Path | None = None
 ) -> torch.jit.ScriptModule:
@@ -73,8 +108,7 @@ def export_torchscript(
         warnings.filterwarnings("ignore", message=".*TorchScript.*", category=DeprecationWarning)
         warnings.filterwarnings("ignore", message=".*torch.jit.*", category=DeprecationWarning)
         warnings.filterwarnings("ignore", category=FutureWarning)
-        module: nn.Module = model if isinstance(model, LENS) else _Scorer(model)
-        scripted = torch.jit.script(module.eval())
+        scripted = torch.jit.script(_exported_module(model).eval())
         if path is not None:
             torch.jit.save(scripted, str(path))
     return scripted

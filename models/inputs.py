@@ -105,13 +105,18 @@ def _online_unit(item: str, vocab: Mapping[str, int]) -> Unit | None:
     return (i, (), True) if i is not None and i >= N_SPECIALS else None
 
 
-def units_from_sequence(seq: HybridSequence, vocab: Mapping[str, int]) -> list[Unit]:
-    out: list[Unit] = []
-    for t in seq.tokens:
+def indexed_units(seq: HybridSequence, vocab: Mapping[str, int]) -> list[tuple[int, Unit]]:
+    """The units of ``seq``, each with the position in ``seq.tokens`` of the behaviour it came from."""
+    out: list[tuple[int, Unit]] = []
+    for pos, t in enumerate(seq.tokens):
         u = _basket_unit(t.basket, vocab) if t.is_basket else _online_unit(t.item_id, vocab)
         if u is not None:
-            out.append(u)
+            out.append((pos, u))
     return out
+
+
+def units_from_sequence(seq: HybridSequence, vocab: Mapping[str, int]) -> list[Unit]:
+    return [u for _, u in indexed_units(seq, vocab)]
 
 
 def units_from_behaviours(history: Iterable[Behaviour], vocab: Mapping[str, int]) -> list[Unit]:

@@ -270,11 +270,16 @@ def manifest_of(result: TrainResult) -> dict[str, Any]:
 
 
 def write_artifacts(result: TrainResult, out_dir: Path) -> Path:
-    """``model.pt`` (TorchScript), ``vocab.json``, ``popularity.json``, ``checkpoint.pt``, ``curves.png``."""
+    """``model.pt`` (TorchScript), ``vocab.json``, ``popularity.json``, ``checkpoint.pt``, ``curves.png``, and for a
+    large catalogue the retrieval index ``item_index.faiss`` (:mod:`models.ann`), so it is versioned with the model."""
+    from models.ann import write_item_index
     from models.export import export_torchscript, save_checkpoint
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    export_torchscript(result.model, out_dir / "model.pt")
+    scripted = export_torchscript(result.model, out_dir / "model.pt")
+    if hasattr(scripted, "item_embeddings"):
+        with torch.inference_mode():
+            write_item_index(out_dir, scripted.item_embeddings())
     save_checkpoint(out_dir / "checkpoint.pt", result.model, result.vocab, result.spec)
     (out_dir / "vocab.json").write_text(json.dumps(result.vocab))
     (out_dir / "popularity.json").write_text(json.dumps(result.item_counts))

@@ -51,8 +51,9 @@ def build_services(settings: ServingSettings, metrics: Metrics) -> Services:
     )
     store = RedisOnlineStore(client, project=settings.feature_project)
     recommender = Recommender(
-        store, metrics, settings.exclude_seen, settings.store_down_fallback, settings.store_retry_s
-    )
+        store, metrics, settings.exclude_seen, settings.store_down_fallback, settings.store_retry_s,
+        settings.user_cache_size, settings.explain_behaviours, settings.explain_top,
+    )  # fmt: skip
     managers: dict[str, ModelManager[Any]] = {
         f.name: ModelManager(
             manager.registry, metrics, settings.model_cache_size, f.make_loader(settings), family=f.name

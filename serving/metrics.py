@@ -46,7 +46,7 @@ STAGE_BUCKETS = (
     0.05,
     0.25,
 )
-STAGES = ("feature_read", "encode", "model", "rank")
+STAGES = ("feature_read", "encode", "model", "rank", "explain")
 UNMATCHED = "<unmatched>"
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
@@ -110,6 +110,12 @@ class Metrics:
             "omniseq_model_swaps_total",
             "champion changes picked up by the watchers",
             ["family", "result"],
+            registry=r,
+        )
+        self.user_cache = Counter(
+            "omniseq_user_cache_total",
+            "user representation cache lookups (hit: same feature row as cached; miss: new or changed row)",
+            ["result"],
             registry=r,
         )
         self.stage_children = {s: self.stage.labels(stage=s) for s in STAGES}

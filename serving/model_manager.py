@@ -25,12 +25,14 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import torch
 
-from models.export import load_torchscript
+from models.ann import load_item_index
+from models.export import RETRIEVAL_METHODS, load_torchscript
 from models.inputs import InputSpec, encode_sequence, vocab_index
 from models.registry import DEFAULT_FAMILY, ModelRegistry, ModelVersion
 from omniseq.features.sequence import BASKET_CODE, HybridSequence, Token
 from serving.fallback import N_SPECIALS, popularity_scores
 from serving.metrics import Metrics
+from serving.scoring import ItemScorer
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +79,7 @@ class ModelBundle:
     feature_versions: dict[str, str]
     popularity: torch.Tensor  # [V], specials -inf
     popularity_source: str
+    scorer: ItemScorer | None = None  # models exporting user_repr/item_embeddings: cache + retrieval
 
     @property
     def vocab_size(self) -> int:
@@ -138,7 +141,9 @@ def _optimized(module: Any, vocab: list[str], index: dict[str, int], spec: Input
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
-            opt = torch.jit.optimize_for_inference(torch.jit.freeze(module.eval()))
+            keep = [m for m in RETRIEVAL_METHODS if hasattr(module, m)]
+            frozen = torch.jit.freeze(module.eval(), preserved_attrs=keep)
+            opt = torch.jit.optimize_for_inference(frozen, other_methods=keep)
         tokens, baskets = dummy_batch(vocab, index, spec, 1)
         with torch.inference_mode():
             same = torch.allclose(
@@ -171,6 +176,7 @@ def load_bundle(mv: ModelVersion, smoke_batch: int = 2, optimize: bool = True) -
         smoke_check(module, vocab, index, spec, 1)  # warms up the profiling executor at serving shape
         smoke_check(module, vocab, index, spec, 1)
         popularity, source = popularity_scores(Path(mv.path), index, len(vocab))
+        scorer = make_scorer(module, Path(mv.path), vocab, index, spec)
     except ModelLoadError as exc:
         raise ModelLoadError(f"{where}: {exc}") from exc
     except Exception as exc:
@@ -187,7 +193,29 @@ def load_bundle(mv: ModelVersion, smoke_batch: int = 2, optimize: bool = True) -
         feature_versions=feature_versions,
         popularity=popularity,
         popularity_source=source,
+        scorer=scorer,
     )
+
+
+def make_scorer(
+    module: Any, folder: Path, vocab: list[str], index: dict[str, int], spec: InputSpec
+) -> ItemScorer | None:
+    """The catalogue scorer of a module that exports ``user_repr``/``item_embeddings`` (None for one that does
+    not), with the version's ANN index when it has one. Checked like the module: the two halves must give the
+    forward pass's scores on the dummy batch."""
+    if not all(hasattr(module, m) for m in RETRIEVAL_METHODS):
+        return None
+    scorer = ItemScorer.build(module, None)
+    if scorer.items.shape[0] != len(vocab):
+        raise ModelLoadError(f"item_embeddings has {scorer.items.shape[0]} rows, the vocabulary {len(vocab)}")
+    tokens, baskets = dummy_batch(vocab, index, spec, 1)
+    with torch.inference_mode():
+        full = module(tokens, baskets)[0, N_SPECIALS:]
+        halves = (scorer.represent(module, tokens[0], baskets[0]) @ scorer.items.t())[N_SPECIALS:]
+    if not torch.allclose(full.float(), halves, rtol=1e-4, atol=1e-4):
+        raise ModelLoadError("smoke check: user_repr @ item_embeddings differs from the forward pass")
+    ann = load_item_index(folder, len(vocab), scorer.items.shape[1])
+    return scorer if ann is None else ItemScorer(scorer.items, None, ann)
 
 
 def _mtime_ns(path: Path) -> int:

@@ -37,10 +37,13 @@ async def recommend(req: RecommendRequest, services: ServicesDep) -> Response:
     if bundle is None:  # first request for another version (or no champion yet): load off the event loop
         bundle = await run_in_threadpool(manager.resolve, req.model)
     # inline on the event loop: ~1 ms of CPU, cheaper than a thread hop (the store read has a short timeout)
-    rec = services.recommender.recommend(bundle, req.user_id, req.k, req.exclude_items)
+    rec = services.recommender.recommend(bundle, req.user_id, req.k, req.exclude_items, req.explain)
+    items = [{"item_id": i, "score": s} for i, s in rec.items]
+    for item, why in zip(items, rec.explanations or (), strict=False):
+        item["because"] = why
     payload = {
         "user_id": req.user_id,
-        "items": [{"item_id": i, "score": s} for i, s in rec.items],
+        "items": items,
         "model_version": bundle.version,
         "feature_versions": bundle.feature_versions,
         "fallback": rec.fallback,

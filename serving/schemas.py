@@ -6,7 +6,7 @@ gets a 422 that names the field instead of a guess.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
@@ -41,11 +41,30 @@ class RecommendRequest(BaseModel):
         max_length=200,
         description="a registered model version, or a model name (its newest version); default: the champion",
     )
+    explain: bool = Field(
+        False, description="also return, per item, the past behaviours that drove it (costs one batched pass)"
+    )
+
+
+class Driver(BaseModel):
+    """One past behaviour that raised an item's score: an online event or a whole in-store basket."""
+
+    kind: Literal["online", "in_store"]
+    ts_ms: int
+    weight: float = Field(
+        description="share of the item's positive score drops when each behaviour is left out"
+    )
+    score_drop: float = Field(description="the item's score minus its score without this behaviour")
+    item_id: str | None = Field(None, description="online: the item")
+    event_type: str | None = Field(None, description="online: view | click | add_to_cart | purchase")
+    items: list[str] | None = Field(None, description="in_store: the basket's items")
+    store_id: str | None = Field(None, description="in_store: the store")
 
 
 class ScoredItem(BaseModel):
     item_id: str
     score: float
+    because: list[Driver] | None = Field(None, description="with explain: true, the strongest drivers first")
 
 
 class RecommendResponse(BaseModel):

@@ -29,6 +29,11 @@ class ServingSettings(StackSettings):
     torch_threads: int = Field(default=1, ge=1, le=64)
     # also drop the items of the user's own history from the answer
     exclude_seen: bool = False
+    # users whose representation each worker keeps (used only while their stored row is unchanged); 0 = off
+    user_cache_size: int = Field(default=20_000, ge=0, le=10_000_000)
+    # explain: true -- how many of the newest behaviours are tested as drivers, and how many are shown per item
+    explain_behaviours: int = Field(default=20, ge=1, le=200)
+    explain_top: int = Field(default=3, ge=1, le=20)
 
     # --- online store
     # Feast project the features were written under

@@ -226,6 +226,14 @@ class RedisOnlineStore:
         """One pipelined HMGET round trip; per user a dict of features (None if the view has no row for it).
 
         ``with_ts=True`` adds ``"_ts_ms"``: the row's event time (serving uses it to judge staleness)."""
+        replies = self.read_raw(view_name, user_ids, feature_names)
+        return [self.decode_raw(view_name, r, feature_names, with_ts=with_ts) for r in replies]
+
+    def read_raw(
+        self, view_name: str, user_ids: Sequence[str], feature_names: Sequence[str] | None = None
+    ) -> list[tuple[bytes | None, ...] | None]:
+        """:meth:`read` without decoding: per user the stored bytes of each feature then of the row's ``_ts``
+        (None when the view has no row). Equal replies are equal rows (serving's user cache compares them)."""
         plan = self._plan(view_name, feature_names)
         keys = [self._key(u) for u in user_ids]
         if len(keys) == 1:
@@ -235,17 +243,22 @@ class RedisOnlineStore:
                 for key in keys:
                     pipe.hmget(key, plan.fields)
                 replies = pipe.execute()
-        parse = messages()["Value"].FromString
-        return [self._decode(plan, r, with_ts, parse) for r in replies]
+        return [tuple(r) if r[-1] is not None else None for r in replies]
 
-    @staticmethod
-    def _decode(
-        plan: _ReadPlan, reply: list[bytes | None], with_ts: bool, parse: Callable[[bytes], Any]
+    def decode_raw(
+        self,
+        view_name: str,
+        reply: tuple[bytes | None, ...] | None,
+        feature_names: Sequence[str] | None = None,
+        *,
+        with_ts: bool = False,
     ) -> dict[str, Any] | None:
-        raw_ts = reply[-1]
-        if raw_ts is None:
+        """One reply of :meth:`read_raw` as :meth:`read` returns it."""
+        if reply is None:
             return None
+        plan = self._plan(view_name, feature_names)
+        parse = messages()["Value"].FromString
         out = {name: decode_value(raw, parse) for name, raw in zip(plan.names, reply, strict=False)}
         if with_ts:
-            out["_ts_ms"] = decode_ts(raw_ts)
+            out["_ts_ms"] = decode_ts(reply[-1])  # type: ignore[arg-type]
         return out

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.plots import RESULTS, _rates, plot_pipeline, plot_serve, render
+from bench.plots import RESULTS, _rates, plot_pipeline, render
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -27,14 +27,6 @@ def test_pipeline_figure_with_and_without_time_series(tmp_path: Path) -> None:
     small, big = plot_pipeline(summary, tmp_path / "a.png"), plot_pipeline(series, tmp_path / "b.png")
     assert small.read_bytes()[:8] == PNG and big.read_bytes()[:8] == PNG
     assert small.read_bytes() != big.read_bytes()
-
-
-def test_serve_figure_with_a_histogram(tmp_path: Path) -> None:
-    level = {"concurrency": 1, "throughput_rps": 200.0, "p50_ms": 4.0, "p90_ms": 5.0, "p99_ms": 7.0,
-             "max_ms": 9.0, "histogram_ms": {"edges": [1.0, 2.0, 4.0, 8.0, 16.0], "counts": [3, 50, 40, 2]}}  # fmt: skip
-    result = {"recommend": [level], "goal": {"p99_ms": 5.0},
-              "in_process_breakdown_ms": {"model": {"p50_ms": 1.0, "p99_ms": 2.0}}}  # fmt: skip
-    assert plot_serve(result, tmp_path / "s.png").read_bytes()[:8] == PNG
 
 
 def test_figures_of_the_committed_results(tmp_path: Path) -> None:

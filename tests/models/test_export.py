@@ -28,6 +28,10 @@ def test_export_parity_and_checkpoint(model_name: str, tmp_path: Path) -> None:
             eager, exported = model(tokens, baskets), loaded(tokens, baskets)
         assert exported.shape == (5, V)
         assert torch.allclose(eager, exported, atol=1e-5, equal_nan=True)
+        if model_name != "popularity":  # the two halves serving scores with (cache, retrieval)
+            with torch.inference_mode():
+                halves = loaded.user_repr(tokens, baskets) @ loaded.item_embeddings().t()
+            assert torch.allclose(halves[:, 2:], exported[:, 2:], atol=1e-5)
     vocab = build_vocab([f"i{k}" for k in range(V - 2)])
     spec = InputSpec(max_len=8, max_basket=M, store_mode=store_mode_of(model_name))  # type: ignore[arg-type]
     save_checkpoint(tmp_path / "ck.pt", model, vocab, spec)

@@ -199,3 +199,43 @@ def settings_for(redis_port: int, registry_root: Path, **extra: object) -> Servi
         champion_poll_s=0.05,
         **extra,  # type: ignore[arg-type]
     )
+
+
+def export_sasrec_version(
+    registry: ModelRegistry, tmp: Path, *, seed: int = 0, index_params: Any = None, name: str = "sasrec_attne"
+) -> str:
+    """A real SASRec attnE (``models.zoo`` + ``models.export``: exports ``user_repr``/``item_embeddings``) over
+    the test vocabulary, registered; with ``index_params`` its ANN index is built and registered with it."""
+    from models.ann import write_item_index
+    from models.base import ModelConfig
+    from models.export import export_torchscript
+    from models.zoo import build_model
+
+    vocab = build_vocab(item_ids())
+    torch.manual_seed(seed)
+    config = ModelConfig(
+        name=name,
+        n_items=len(vocab),
+        hidden=16,
+        max_len=MAX_LEN,
+        max_basket=4,
+        store_mode="attn",
+        d_attn=16,
+        dropout=0.0,
+    )
+    folder = tmp / f"artifact-{name}-{seed}-{time.monotonic_ns()}"
+    folder.mkdir(parents=True)
+    scripted = export_torchscript(build_model(config), folder / "model.pt")
+    if index_params is not None:
+        with torch.inference_mode():
+            write_item_index(folder, scripted.item_embeddings(), index_params, min_items=0)
+    (folder / "vocab.json").write_text(__import__("json").dumps(vocab))
+    manifest: dict[str, Any] = {
+        "model_name": name,
+        "config": config.to_dict(),
+        "input_spec": {"max_len": MAX_LEN, "max_basket": 4, "store_mode": "attn"},
+        "feature_versions": {"sequence": SEQ_VIEW},
+        "train_data_range": {"start_ms": 0, "end_ms": 1},
+        "metrics": {},
+    }
+    return registry.register(folder, manifest)
