@@ -15,7 +15,9 @@ T0 = 1_700_000_000_000
 
 
 def _validator(tmp_path: Path) -> LandingValidator:
-    return LandingValidator(tmp_path / "landing", tmp_path / "acc", tmp_path / "q", tmp_path / "pipe")
+    return LandingValidator(
+        tmp_path / "landing", tmp_path / "acc", tmp_path / "q", tmp_path / "pipe", settle_s=0, incomplete_grace_s=0
+    )
 
 
 def test_valid_drop_is_accepted_bad_ones_quarantined_with_reason(tmp_path: Path) -> None:
