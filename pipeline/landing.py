@@ -81,7 +81,9 @@ class LandingValidator:
         if not self.landing.exists():
             return []
         done = []
-        visible = sorted(p for p in self.landing.iterdir() if p.is_file() and not p.name.startswith((".", "_")))
+        visible = sorted(
+            p for p in self.landing.iterdir() if p.is_file() and not p.name.startswith((".", "_"))
+        )
         self._seen = {k: v for k, v in self._seen.items() if k in {p.name for p in visible}}
         for path in visible:
             now = time.time()
@@ -109,7 +111,9 @@ class LandingValidator:
         """``name``, or ``<stem>.<n><suffix>`` for the first n whose file and reason are both free."""
         stem, suffix = Path(name).stem, Path(name).suffix
         candidate, n = name, 0
-        while (self.quarantine / candidate).exists() or (self.quarantine / f"{candidate}.reason.json").exists():
+        while (self.quarantine / candidate).exists() or (
+            self.quarantine / f"{candidate}.reason.json"
+        ).exists():
             n += 1
             candidate = f"{stem}.{n}{suffix}"
         return candidate

@@ -52,7 +52,7 @@ def build_services(settings: ServingSettings, metrics: Metrics) -> Services:
         socket_connect_timeout=settings.redis_connect_timeout_s,
     )
     loader = partial(load_bundle, smoke_batch=settings.smoke_batch, optimize=settings.optimize_model)
-    bounds = {
+    bounds: dict[str, Any] = {
         "recent": settings.model_recent_versions,
         "load_interval_s": settings.model_load_interval_s,
         "fallback_tries": settings.model_fallback_tries,
@@ -66,7 +66,11 @@ def build_services(settings: ServingSettings, metrics: Metrics) -> Services:
     )
     managers: dict[str, ModelManager[Any]] = {
         f.name: ModelManager(
-            manager.registry, metrics, settings.model_cache_size, f.make_loader(settings), family=f.name,
+            manager.registry,
+            metrics,
+            settings.model_cache_size,
+            f.make_loader(settings),
+            family=f.name,
             **bounds,
         )
         for f in FAMILIES
@@ -123,9 +127,14 @@ def describe_validation(errors: list[Any]) -> tuple[str, list[dict[str, Any]]]:
 
 
 def _error(
-    status: int, detail: str, errors: list[dict[str, Any]] | None = None, headers: dict[str, str] | None = None
+    status: int,
+    detail: str,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> JSONResponse:
-    return JSONResponse({"detail": scrub_paths(detail), "errors": errors}, status_code=status, headers=headers)
+    return JSONResponse(
+        {"detail": scrub_paths(detail), "errors": errors}, status_code=status, headers=headers
+    )
 
 
 def add_exception_handlers(app: FastAPI) -> None:

@@ -80,7 +80,9 @@ class BodyLimitMiddleware:
                 message = await asyncio.wait_for(receive(), timeout=max(0.0, deadline - time.monotonic()))
             except TimeoutError:
                 await send_error(
-                    send, 408, f"request body not received within {self.read_timeout_s:g} s ({size} bytes read)",
+                    send,
+                    408,
+                    f"request body not received within {self.read_timeout_s:g} s ({size} bytes read)",
                     [(b"connection", b"close")],
                 )
                 return
@@ -158,7 +160,12 @@ class RateLimitMiddleware:
     ``exempt_loopback`` (local benchmarks and health probes); ``rate_per_s`` 0 turns the limit off."""
 
     def __init__(
-        self, app: ASGIApp, rate_per_s: float, burst: int, exempt_loopback: bool = True, max_clients: int = 10_000
+        self,
+        app: ASGIApp,
+        rate_per_s: float,
+        burst: int,
+        exempt_loopback: bool = True,
+        max_clients: int = 10_000,
     ) -> None:
         self.app = app
         self.rate = rate_per_s

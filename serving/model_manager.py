@@ -213,6 +213,11 @@ def _mtime_ns(path: Path) -> int:
         return 0
 
 
+def _age(mv: Any) -> tuple[str, int, str]:
+    """Sort key, newest last: created_at (1 s resolution), then when the version folder was written."""
+    return str(mv.manifest.get("created_at", "")), _mtime_ns(mv.path), str(mv.version)
+
+
 def _version_of(entry: Any) -> str:
     return str(getattr(entry, "version", entry))
 
@@ -311,8 +316,7 @@ class ModelManager(Generic[B]):
 
     def _start_on_fallback(self, champion: str | None, error: str) -> bool:
         """Nothing is served yet and the champion does not load: serve the newest earlier version that does."""
-        older = [mv for mv in self.registry.versions(self.family) if champion is None or mv.version < champion]
-        for mv in list(reversed(older))[: self.fallback_tries]:
+        for mv in self._fallback_candidates(champion)[: self.fallback_tries]:
             try:
                 bundle = self.loader(mv)
             except Exception as exc:
@@ -324,8 +328,19 @@ class ModelManager(Generic[B]):
                                f"version that loads, {mv.version}")  # fmt: skip
             log.error("%s", self.degraded)
             return True
-        self._set_degraded(f"champion {champion or '?'} cannot be served ({error}) and no earlier version loads")
+        self._set_degraded(
+            f"champion {champion or '?'} cannot be served ({error}) and no earlier version loads"
+        )
         return False
+
+    def _fallback_candidates(self, champion: str | None) -> list[Any]:
+        """Other versions of the family: earlier champions first (``decisions.jsonl``), then newest first."""
+        try:
+            promoted = {str(d.get("challenger")) for d in self.registry.decisions() if d.get("promote")}
+        except (OSError, ValueError):  # an unreadable decision log only loses the preference
+            promoted = set()
+        others = [mv for mv in self.registry.versions(self.family) if mv.version != champion]
+        return sorted(others, key=lambda mv: (mv.version in promoted, *_age(mv)), reverse=True)
 
     def cached(self, name: str | None) -> B | None:
         """The bundle for ``name`` if it needs no loading (None = the champion)."""
@@ -371,7 +386,7 @@ class ModelManager(Generic[B]):
             raise BrokenModelError(self._broken[name])
         versions = list(self.registry.versions(self.family))
         champion = self._current.version if self._current is not None else None
-        recent = versions[-self.recent :]
+        recent = sorted(versions, key=_age)[-self.recent :]
         for mv in versions:
             if mv.version == name:
                 if mv in recent or mv.version == champion:
@@ -386,10 +401,7 @@ class ModelManager(Generic[B]):
             raise UnknownModelError(
                 f"unknown model {name!r}: not a recent registered version or model name (latest versions: {shown})"
             )
-        # newest: created_at (1 s resolution), then when the version folder was written
-        return max(
-            named, key=lambda mv: (str(mv.manifest.get("created_at", "")), _mtime_ns(mv.path), mv.version)
-        )
+        return max(named, key=_age)
 
     async def watch(self, interval_s: float, stop: asyncio.Event) -> None:
         """Poll ``champion.json`` every ``interval_s`` until ``stop`` is set (loads run in a worker thread)."""

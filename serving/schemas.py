@@ -74,5 +74,6 @@ class ReadyResponse(BaseModel):
     store: str = Field(description="ok | cold (reachable but empty) | unreachable")
     detail: str | None = None
     warnings: list[str] = Field(
-        default_factory=list, description="degraded but serving: champion not loadable, most answers fallbacks"
+        default_factory=list,
+        description="degraded but serving: champion not loadable, most answers fallbacks",
     )

@@ -119,9 +119,13 @@ def _materialize(args: argparse.Namespace, console: Console) -> int:
         view(name)  # unknown names: a clear error first
     start, end = _utc(args.start), _utc(args.end) if args.end else dt.datetime.now(dt.UTC)
     t0 = time.perf_counter()
-    results = refill_online(_settings(args), args.views, int(start.timestamp() * 1000), int(end.timestamp() * 1000))
+    results = refill_online(
+        _settings(args), args.views, int(start.timestamp() * 1000), int(end.timestamp() * 1000)
+    )
     for r in results:
-        console.print(f"{r.view}: {r.files} offline files, {r.rows_read} rows read, {r.users_written} users written")
+        console.print(
+            f"{r.view}: {r.files} offline files, {r.rows_read} rows read, {r.users_written} users written"
+        )
     total = sum(r.users_written for r in results)
     console.print(f"materialized {total} user rows from {start} to {end} in {time.perf_counter() - t0:.1f} s")
     return 0

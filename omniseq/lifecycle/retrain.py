@@ -164,7 +164,9 @@ def _smoke_checked(decision: Decision, mv: Any) -> Decision:
     try:
         verify_version(mv)
     except ModelLoadError as exc:
-        return dataclasses.replace(decision, promote=False, reason=f"challenger fails the serving check: {exc}")
+        return dataclasses.replace(
+            decision, promote=False, reason=f"challenger fails the serving check: {exc}"
+        )
     return decision
 
 
