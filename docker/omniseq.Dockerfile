@@ -7,8 +7,9 @@
 #       --build-arg BASE_IMAGE=omniseq-base:bookworm \    # scripts/build-base-image.sh, when no registry is reachable
 #       --secret id=ca,src=/etc/ssl/certs/ca-certificates.crt .   # optional extra CA bundle (TLS-inspecting proxy)
 #
-# Two stages: `build` has Maven, the JDK and uv and fills /opt/omniseq (venv, jars); the runtime stage has only
-# the JRE, the venv, the jars and the source. Package caches are BuildKit cache mounts, never image layers.
+# Stages: `build` has Maven, the JDK and uv and makes the locked venv; `jars` resolves the Kafka / Flink jars; the
+# runtime stage has only the JRE, the venv, the jars and the source (no compilers, Maven or uv). Package caches are
+# BuildKit cache mounts, never image layers; a source change rebuilds only the last, small layers.
 ARG BASE_IMAGE=python:3.11-slim-bookworm
 
 FROM ${BASE_IMAGE} AS build
@@ -40,13 +41,16 @@ ENV PATH=/opt/uv/bin:$PATH \
     UV_COMPILE_BYTECODE=1 \
     UV_HTTP_TIMEOUT=300
 WORKDIR /opt/omniseq
-# dependencies first (a cached layer while only the source changes), then the project itself
+# the locked dependencies only: this stage (and the runtime layer copied from it) changes only with uv.lock
 COPY pyproject.toml uv.lock README.md ./
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --no-install-project --python python3.11
-COPY . .
-RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev --no-editable --python python3.11
+
+# the Kafka / Flink jars (Maven); changes only with the poms
+FROM build AS jars
+COPY infra/maven infra/maven
+COPY omniseq/__init__.py omniseq/settings.py omniseq/
+COPY omniseq/infra/__init__.py omniseq/infra/process.py omniseq/infra/jars.py omniseq/infra/
 RUN --mount=type=cache,target=/root/.m2 \
     OMNISEQ_CACHE_DIR=/opt/omniseq/.cache .venv/bin/python -m omniseq.infra.jars
 
@@ -60,7 +64,16 @@ RUN --mount=type=cache,target=/var/cache/apt,sharing=locked \
     && useradd --system --create-home --home-dir /home/omniseq --uid 10001 omniseq \
     && mkdir -p /data/run /data/offline /data/models /data/kafka \
     && chown -R omniseq:omniseq /data
-COPY --from=build --chown=omniseq:omniseq /opt/omniseq /opt/omniseq
+# root-owned and read-only for the service user: dependencies, jars, then the source (the small, changing layer)
+COPY --from=build /opt/omniseq/.venv /opt/omniseq/.venv
+COPY --from=jars /opt/omniseq/.cache /opt/omniseq/.cache
+COPY . /opt/omniseq
+# the project itself, as `uv sync` would install it editable: a .pth entry and the `omniseq` console script
+RUN echo /opt/omniseq > /opt/omniseq/.venv/lib/python3.11/site-packages/_omniseq.pth \
+    && printf '#!/opt/omniseq/.venv/bin/python\nimport sys\nfrom omniseq.cli import main\nsys.exit(main())\n' \
+       > /opt/omniseq/.venv/bin/omniseq \
+    && chmod 755 /opt/omniseq/.venv/bin/omniseq /opt/omniseq/docker/*.sh \
+    && /opt/omniseq/.venv/bin/python -c "import omniseq.cli, serving.app, pipeline.job"
 ENV PATH=/opt/omniseq/.venv/bin:$PATH \
     JAVA_HOME=/usr/lib/jvm/java-17-openjdk-amd64 \
     OMNISEQ_CACHE_DIR=/opt/omniseq/.cache \

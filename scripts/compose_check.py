@@ -128,9 +128,9 @@ def simulator_users(users: int) -> list[str]:
     return sorted(seen, key=lambda u: -seen[u])
 
 
-def check(args: argparse.Namespace) -> dict[str, Any]:
+def check(args: argparse.Namespace, result: dict[str, Any]) -> dict[str, Any]:
     docker, compose = args.docker, shutil.which("docker-compose") or "docker-compose"
-    result: dict[str, Any] = {"base_image": args.base_image, "replay_users": args.users, "ok": False}
+    result.update(base_image=args.base_image, replay_users=args.users, ok=False)
     t_all = time.monotonic()
     if not args.no_build:
         result["build_s"] = build(docker, args.base_image)
@@ -141,9 +141,8 @@ def check(args: argparse.Namespace) -> dict[str, Any]:
         t0 = time.monotonic()
         log("docker-compose up -d")
         stack.run("up", "-d", "--no-build")
-        result["up_to_healthy_s"] = round(wait_for(
-            "every healthcheck healthy", lambda: set(stack.health().values()) == {"healthy"}, args.timeout
-        ) + (time.monotonic() - t0 - 0), 1)  # fmt: skip
+        wait_for("every healthcheck healthy", lambda: set(stack.health().values()) == {"healthy"}, args.timeout)
+        result["up_to_healthy_s"] = round(time.monotonic() - t0, 1)
         log(f"healthy: {stack.health()}")
         result["exposed_ports"] = sh([docker, "ps", "--filter", f"label=com.docker.compose.project={PROJECT}",
                                       "--format", "{{.Names}} {{.Ports}}"]).strip().splitlines()  # fmt: skip
@@ -208,7 +207,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-build", action="store_true", help="use the images already built")
     p.add_argument("--keep", action="store_true", help="leave the stack up")
     args = p.parse_args(argv)
-    result = check(args)
+    result: dict[str, Any] = {}
+    try:
+        result = check(args, result)
+    except Exception as exc:  # recorded: a failed check writes what it measured and why it stopped
+        result.update(ok=False, error=f"{type(exc).__name__}: {exc}"[-3000:])
+        log(f"error: {exc}")
     result["at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     RESULT.parent.mkdir(parents=True, exist_ok=True)
     RESULT.write_text(json.dumps(result, indent=2, default=str) + "\n")
