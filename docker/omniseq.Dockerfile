@@ -68,7 +68,7 @@ RUN --mount=type=cache,target=/var/cache/apt,sharing=locked \
 COPY --from=build /opt/omniseq/.venv /opt/omniseq/.venv
 COPY --from=jars /opt/omniseq/.cache /opt/omniseq/.cache
 COPY . /opt/omniseq
-# the project itself, as `uv sync` would install it editable: a .pth entry and the `omniseq` console script
+# the project itself, installed in place (editable): a .pth entry and the `omniseq` console script
 RUN echo /opt/omniseq > /opt/omniseq/.venv/lib/python3.11/site-packages/_omniseq.pth \
     && printf '#!/opt/omniseq/.venv/bin/python\nimport sys\nfrom omniseq.cli import main\nsys.exit(main())\n' \
        > /opt/omniseq/.venv/bin/omniseq \
