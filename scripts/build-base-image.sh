@@ -8,7 +8,7 @@
 set -euo pipefail
 IMAGE="${OMNISEQ_BASE_IMAGE:-omniseq-base:bookworm}"
 MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
-DOCKER="${DOCKER:-docker}"
+DOCKER="${DOCKER:-$( [ -x /usr/bin/docker ] && echo /usr/bin/docker || echo docker)}"
 if [ -z "${FORCE:-}" ] && $DOCKER image inspect "$IMAGE" >/dev/null 2>&1; then echo "$IMAGE"; exit 0; fi
 command -v debootstrap >/dev/null 2>&1 || {
   echo "installing debootstrap (Debian)" >&2

@@ -141,7 +141,9 @@ def check(args: argparse.Namespace, result: dict[str, Any]) -> dict[str, Any]:
         t0 = time.monotonic()
         log("docker-compose up -d")
         stack.run("up", "-d", "--no-build")
-        wait_for("every healthcheck healthy", lambda: set(stack.health().values()) == {"healthy"}, args.timeout)
+        wait_for(
+            "every healthcheck healthy", lambda: set(stack.health().values()) == {"healthy"}, args.timeout
+        )
         result["up_to_healthy_s"] = round(time.monotonic() - t0, 1)
         log(f"healthy: {stack.health()}")
         result["exposed_ports"] = sh([docker, "ps", "--filter", f"label=com.docker.compose.project={PROJECT}",
@@ -206,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--timeout", type=float, default=900)
     p.add_argument("--no-build", action="store_true", help="use the images already built")
     p.add_argument("--keep", action="store_true", help="leave the stack up")
+    p.add_argument("--out", type=Path, default=RESULT)
     args = p.parse_args(argv)
     result: dict[str, Any] = {}
     try:
@@ -214,9 +217,9 @@ def main(argv: list[str] | None = None) -> int:
         result.update(ok=False, error=f"{type(exc).__name__}: {exc}"[-3000:])
         log(f"error: {exc}")
     result["at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    RESULT.parent.mkdir(parents=True, exist_ok=True)
-    RESULT.write_text(json.dumps(result, indent=2, default=str) + "\n")
-    log(f"{'passed' if result['ok'] else 'FAILED'}; {RESULT.relative_to(ROOT)}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    log(f"{'passed' if result['ok'] else 'FAILED'}; {args.out}")
     return 0 if result["ok"] else 1
 
 

@@ -305,7 +305,9 @@ def test_dockerfiles_default_to_public_images() -> None:
         assert f"ARG BASE_IMAGE={default}" in text, name
     text = (ROOT / "docker" / "omniseq.Dockerfile").read_text()
     runtime = text.rsplit("FROM ${BASE_IMAGE}", 1)[1]
-    assert "maven" not in runtime and "-jdk-" not in runtime and "uv sync" not in runtime  # lean runtime stage
+    assert (
+        "maven" not in runtime and "-jdk-" not in runtime and "uv sync" not in runtime
+    )  # lean runtime stage
 
 
 def test_local_runner_uses_the_same_names() -> None:
