@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import tempfile
 import time
 from collections.abc import Callable
@@ -148,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
             server = start_server(port, redis_port, work / "registry", args)
             setup_s = time.perf_counter() - t0
             rss_start = rss_mb(server.pid)
+            load_start = round(os.getloadavg()[0], 1)
             print(f"model {version} ({len(vocab)} items) serving; {args.rate:g} req/s for {args.minutes} min",
                   flush=True)  # fmt: skip
             per_minute = asyncio.run(
@@ -160,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
                 server.wait(timeout=30)
             redis_proc.terminate()
     result = report(args, version, len(vocab), setup_s, rss_start, rss_end, per_minute)
+    result["summary"]["load_average_1m_start"] = load_start  # the machine is shared: say how busy it was
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     plot(result, args.out.with_suffix(".png"))
@@ -184,6 +187,7 @@ def report(args: argparse.Namespace, version: str, vocab_size: int, setup_s: flo
             "p99_ms_max_minute": max(p99) if p99 else None,
             "rss_mb_start": round(rss_start, 1), "rss_mb_end": round(rss_end, 1),
             "rss_mb_growth": round(rss_end - rss_start, 1),
+            "load_average_1m_end": round(os.getloadavg()[0], 1), "cpu_count": os.cpu_count(),
         },
     }  # fmt: skip
 
