@@ -15,6 +15,8 @@ import argparse
 import asyncio
 import json
 import os
+import signal
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -136,6 +138,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the clean-up below (server, redis) on kill
     with tempfile.TemporaryDirectory(prefix="omniseq-soak-") as tmp:
         work = Path(tmp)
         t0 = time.perf_counter()

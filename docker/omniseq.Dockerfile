@@ -78,6 +78,7 @@ ENV PATH=/opt/omniseq/.venv/bin:$PATH \
     JAVA_HOME=/usr/lib/jvm/java-17-openjdk-amd64 \
     OMNISEQ_CACHE_DIR=/opt/omniseq/.cache \
     OMNISEQ_RUN_DIR=/data/run \
+    FLINK_LOG_DIR=/tmp/flink-log \
     PYTHONUNBUFFERED=1
 WORKDIR /opt/omniseq
 USER omniseq
