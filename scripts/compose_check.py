@@ -135,6 +135,9 @@ def check(args: argparse.Namespace, result: dict[str, Any]) -> dict[str, Any]:
     if not args.no_build:
         result["build_s"] = build(docker, args.base_image)
     result["image_bytes"] = image_sizes(docker)
+    history = sh([docker, "history", "--format", "{{.Size}}\t{{.CreatedBy}}", "omniseq:latest"]).splitlines()
+    result["omniseq_image_layers"] = [h[:90] for h in history if not h.startswith("0B")]
+    result["load_average_1m_start"] = round(os.getloadavg()[0], 1)
     stack = Stack(docker, compose, secrets.token_hex(24), args.api_port)
     stack.run("down", "-v", "--remove-orphans", check=False)
     try:
@@ -196,6 +199,7 @@ def check(args: argparse.Namespace, result: dict[str, Any]) -> dict[str, Any]:
         if not args.keep:
             stack.run("down", "-v", "--remove-orphans", check=False)
     result["total_s"] = round(time.monotonic() - t_all, 1)
+    result["load_average_1m_end"] = round(os.getloadavg()[0], 1)
     return result
 
 
