@@ -18,6 +18,12 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "malformed request"},
+    401: {"model": ErrorResponse, "description": "missing or invalid API key (when keys are configured)"},
+    408: {"model": ErrorResponse, "description": "request body not received within the read timeout"},
+    429: {
+        "model": ErrorResponse,
+        "description": "per-client rate limit, or a named version loaded too recently",
+    },
     404: {"model": ErrorResponse, "description": "unknown model version or name"},
     413: {"model": ErrorResponse, "description": "request body too large"},
     422: {"model": ErrorResponse, "description": "invalid request fields"},
