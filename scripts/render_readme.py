@@ -105,7 +105,8 @@ def _soak(d: dict[str, Any]) -> list[str]:
         f"| soak (`bench/results/soak.json`, PNG beside it) | {s['minutes']} min at {s['rate_rps']:g} req/s "
         f"({s['requests']:,} requests): errors {s['errors']}; p99 first/last/worst minute "
         f"{s['p99_ms_first_minute']:.1f} / {s['p99_ms_last_minute']:.1f} / {s['p99_ms_max_minute']:.1f} ms; server "
-        f"RSS {s['rss_mb_start']:.0f} → {s['rss_mb_end']:.0f} MiB | 0 errors, flat p99, flat memory |"
+        f"RSS {s['rss_mb_start']:.0f} → {s['rss_mb_end']:.0f} MiB; machine load average "
+        f"{s.get('load_average_1m_start', '?')} on {s.get('cpu_count', '?')} cores | 0 errors, flat p99, flat memory |"
     ]
 
 
