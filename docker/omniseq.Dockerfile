@@ -42,9 +42,9 @@ ENV PATH=/opt/uv/bin:$PATH \
     UV_HTTP_TIMEOUT=300
 WORKDIR /opt/omniseq
 # the locked dependencies only: this stage (and the runtime layer copied from it) changes only with uv.lock
-COPY pyproject.toml uv.lock README.md ./
+COPY pyproject.toml uv.lock ./
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev --no-install-project --python python3.11
+    touch README.md && uv sync --frozen --no-dev --no-install-project --python python3.11
 
 # the Kafka / Flink jars (Maven); changes only with the poms
 FROM build AS jars
