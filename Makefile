@@ -10,13 +10,14 @@ PY         := $(VENV)/bin/python
 STAMP      := $(VENV)/.omniseq-synced
 PYTEST_ARGS ?=
 
-.PHONY: help setup sysdeps jars venv test lint unit demo up down bench clean
+.PHONY: help setup sysdeps jars venv test lint unit demo up down bench clean compose-check soak
 
 help:
 	@echo "make demo   - install everything missing, run the whole stack end to end (Ctrl-C stops it)"
 	@echo "make test   - install everything missing, run lint, type checks and all tests"
 	@echo "make lint   - ruff + mypy only"
 	@echo "make bench  - run the benchmarks (results in bench/results/)"
+	@echo "make compose-check - build and run the docker-compose stack end to end (needs root; ~15-30 min)"
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -62,6 +63,16 @@ bench: setup
 .PHONY: screenshot
 screenshot: setup  # the storefront browser test, saving docs/storefront.png (shown in the README)
 	OMNISEQ_WRITE_SCREENSHOT=1 $(PY) -m pytest tests/serving/test_storefront_browser.py -q
+
+# the docker-compose stack, really run: engine from Debian when missing, the local base image built once, then
+# build -> up -> healthy -> replay -> retrain -> /recommend -> down (bench/results/compose.json)
+compose-check: setup
+	@DOCKER="$$(bash scripts/ensure-docker.sh)" && \
+	  BASE_IMAGE="$${BASE_IMAGE:-$$(DOCKER=$$DOCKER bash scripts/build-base-image.sh)}" && \
+	  DOCKER=$$DOCKER BASE_IMAGE=$$BASE_IMAGE $(PY) scripts/compose_check.py
+
+soak: setup
+	nice -n 10 $(VENV)/bin/omniseq bench soak
 
 clean:
 	rm -rf run .pytest_cache .mypy_cache .ruff_cache

@@ -177,21 +177,41 @@ class ModelRegistry:
         path = self.versions_dir / version
         manifest_path = path / MANIFEST_FILE
         if not _VERSION_RE.match(version) or not manifest_path.is_file():
-            known = ", ".join(v.version for v in self.versions()[-5:]) or "none"
-            raise RegistryError(f"unknown model version {version!r} in {self.root} (latest: {known})")
+            known = ", ".join(self._version_names()[-5:]) or "none"
+            raise RegistryError(f"unknown model version {version!r} (latest: {known})")
         try:
             manifest = json.loads(manifest_path.read_text())
-        except json.JSONDecodeError as exc:
-            raise RegistryError(f"{manifest_path}: invalid JSON: {exc}") from exc
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise RegistryError(f"version {version}: {MANIFEST_FILE} is not readable JSON: {exc}") from exc
+        if not isinstance(manifest, dict):
+            raise RegistryError(f"version {version}: {MANIFEST_FILE} is not a JSON object")
         return ModelVersion(version=version, path=path, manifest=manifest)
 
     def versions(self, family: str | None = None) -> list[ModelVersion]:
-        """All complete versions (of one family when ``family`` is given), oldest first."""
+        """All complete, readable versions (of one family when ``family`` is given), oldest first. A version whose
+        manifest is not valid JSON is skipped here and listed by :meth:`broken`."""
+        found = []
+        for name in self._version_names():
+            try:
+                found.append(self.get(name))
+            except RegistryError:
+                continue
+        return found if family is None else [mv for mv in found if mv.family == family]
+
+    def broken(self) -> dict[str, str]:
+        """Version folders that :meth:`versions` skips, with the reason (e.g. a manifest that is not JSON)."""
+        out = {}
+        for name in self._version_names():
+            try:
+                self.get(name)
+            except RegistryError as exc:
+                out[name] = str(exc)
+        return out
+
+    def _version_names(self) -> list[str]:
         if not self.versions_dir.is_dir():
             return []
-        names = sorted(p.name for p in self.versions_dir.iterdir() if (p / MANIFEST_FILE).is_file())
-        found = [self.get(n) for n in names]
-        return found if family is None else [mv for mv in found if mv.family == family]
+        return sorted(p.name for p in self.versions_dir.iterdir() if (p / MANIFEST_FILE).is_file())
 
     def champion_path(self, family: str = DEFAULT_FAMILY) -> Path:
         """The pointer file of one family's champion."""

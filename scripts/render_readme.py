@@ -134,10 +134,38 @@ def _figures() -> list[str]:
     return [line for n, c in shown for line in ("", f"![{c}](bench/results/{n}.png)")]
 
 
+def _compose(d: dict[str, Any]) -> list[str]:
+    if not d.get("ok"):
+        return [
+            f"| docker compose (`bench/results/compose.json`, `make compose-check`) | FAILED: {d.get('error', '?')[:160]} | passes |"
+        ]
+    sizes = ", ".join(f"{k} {v / 1e9:.2f} GB" for k, v in d["image_bytes"].items())
+    builds = ", ".join(f"{k} {v:.0f} s" for k, v in d.get("build_s", {}).items()) or "cached"
+    rec = d["recommendation"]
+    return [
+        f"| docker compose (`bench/results/compose.json`, `make compose-check`) | build {builds}; up to every "
+        f"healthcheck healthy {d['up_to_healthy_s']:.0f} s; replay of {d['replay_users']} simulator users "
+        f"{d['replay_s']:.0f} s; retrain in the trainer + promotion {d['features_to_promotion_s']:.0f} s, picked up "
+        f"by the API in {d['promotion_to_api_s']:.1f} s; first `fallback: false` answer "
+        f"({rec['model_version']}) {d['first_recommendation_s']:.0f} s after the replay; images: {sizes} | passes |"
+    ]
+
+
+def _soak(d: dict[str, Any]) -> list[str]:
+    s = d["summary"]
+    return [
+        f"| soak (`bench/results/soak.json`, PNG beside it) | {s['minutes']} min at {s['rate_rps']:g} req/s "
+        f"({s['requests']:,} requests): errors {s['errors']}; p99 first/last/worst minute "
+        f"{s['p99_ms_first_minute']:.1f} / {s['p99_ms_last_minute']:.1f} / {s['p99_ms_max_minute']:.1f} ms; server "
+        f"RSS {s['rss_mb_start']:.0f} → {s['rss_mb_end']:.0f} MiB; machine load average "
+        f"{s.get('load_average_1m_start', '?')} on {s.get('cpu_count', '?')} cores | 0 errors, flat p99, flat memory |"
+    ]
+
+
 def render() -> str:
     lines = ["| benchmark | measured | goal |", "|---|---|---|"]
     for name, fn in (("pipeline", _pipeline), ("serve", _serve), ("features", _features), ("train", _train),
-                     ("simulator", _simulator)):  # fmt: skip
+                     ("simulator", _simulator), ("compose", _compose), ("soak", _soak)):  # fmt: skip
         data = _load(name)
         lines += fn(data) if data else [f"| {name} | not run yet (`omniseq bench {name}`) | |"]
         for variant in ("pipeline_no_snapshots", "pipeline_no_offline") if name == "pipeline" else ():

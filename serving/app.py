@@ -23,8 +23,15 @@ from fastapi.responses import JSONResponse
 from serving.dependencies import Services, ServicesNotReadyError
 from serving.families import FAMILIES
 from serving.metrics import Metrics, RequestMetricsMiddleware
-from serving.middleware import BodyLimitMiddleware
-from serving.model_manager import BrokenModelError, ModelManager, NoModelError, UnknownModelError, load_bundle
+from serving.middleware import ApiKeyMiddleware, BodyLimitMiddleware, RateLimitMiddleware, scrub_paths
+from serving.model_manager import (
+    BrokenModelError,
+    LoadRateLimitedError,
+    ModelManager,
+    NoModelError,
+    UnknownModelError,
+    load_bundle,
+)
 from serving.recommender import Recommender, StoreUnavailableError
 from serving.routes import router
 from serving.routes_page import router as page_router
@@ -46,8 +53,13 @@ def build_services(settings: ServingSettings, metrics: Metrics) -> Services:
         socket_connect_timeout=settings.redis_connect_timeout_s,
     )
     loader = partial(load_bundle, smoke_batch=settings.smoke_batch, optimize=settings.optimize_model)
+    bounds: dict[str, Any] = {
+        "recent": settings.model_recent_versions,
+        "load_interval_s": settings.model_load_interval_s,
+        "fallback_tries": settings.model_fallback_tries,
+    }
     manager = ModelManager(
-        ModelRegistry(settings.dir("registry")), metrics, settings.model_cache_size, loader
+        ModelRegistry(settings.dir("registry")), metrics, settings.model_cache_size, loader, **bounds
     )
     store = RedisOnlineStore(client, project=settings.feature_project)
     recommender = Recommender(
@@ -56,7 +68,12 @@ def build_services(settings: ServingSettings, metrics: Metrics) -> Services:
     )  # fmt: skip
     managers: dict[str, ModelManager[Any]] = {
         f.name: ModelManager(
-            manager.registry, metrics, settings.model_cache_size, f.make_loader(settings), family=f.name
+            manager.registry,
+            metrics,
+            settings.model_cache_size,
+            f.make_loader(settings),
+            family=f.name,
+            **bounds,
         )
         for f in FAMILIES
     }
@@ -74,6 +91,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if manager.current is None:
             reason = manager.last_error or "no champion promoted yet"
             log.warning("starting without a %s model: %s", manager.family, reason)
+        elif manager.degraded:
+            log.error("starting degraded (%s): %s", manager.family, manager.degraded)
     app.state.services = services
     stop = asyncio.Event()
     watchers = [asyncio.create_task(m.watch(settings.champion_poll_s, stop)) for m in managers]
@@ -109,8 +128,15 @@ def describe_validation(errors: list[Any]) -> tuple[str, list[dict[str, Any]]]:
     return "invalid request: " + "; ".join(parts), clean
 
 
-def _error(status: int, detail: str, errors: list[dict[str, Any]] | None = None) -> JSONResponse:
-    return JSONResponse({"detail": detail, "errors": errors}, status_code=status)
+def _error(
+    status: int,
+    detail: str,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    return JSONResponse(
+        {"detail": scrub_paths(detail), "errors": errors}, status_code=status, headers=headers
+    )
 
 
 def add_exception_handlers(app: FastAPI) -> None:
@@ -128,6 +154,10 @@ def add_exception_handlers(app: FastAPI) -> None:
     async def unavailable(_: Request, exc: Exception) -> JSONResponse:
         return _error(503, str(exc))
 
+    async def load_limited(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, LoadRateLimitedError)
+        return _error(429, str(exc), headers={"Retry-After": str(max(1, round(exc.retry_after_s + 0.5)))})
+
     async def internal(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
         return _error(500, f"internal error: {type(exc).__name__}")
@@ -135,6 +165,7 @@ def add_exception_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, validation)
     app.add_exception_handler(UnknownModelError, unknown_model)
     app.add_exception_handler(BrokenModelError, broken_model)
+    app.add_exception_handler(LoadRateLimitedError, load_limited)
     for exc_type in (NoModelError, StoreUnavailableError, ServicesNotReadyError):
         app.add_exception_handler(exc_type, unavailable)
     app.add_exception_handler(Exception, internal)
@@ -157,6 +188,15 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
     for family in FAMILIES:
         app.include_router(family.router)
     add_exception_handlers(app)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(RequestMetricsMiddleware, metrics=metrics)  # outermost: counts 413s too
+    app.add_middleware(
+        BodyLimitMiddleware, max_bytes=settings.max_body_bytes, read_timeout_s=settings.body_read_timeout_s
+    )
+    app.add_middleware(
+        RateLimitMiddleware,
+        rate_per_s=settings.rate_limit_per_s,
+        burst=settings.rate_limit_burst,
+        exempt_loopback=settings.rate_limit_exempt_loopback,
+    )
+    app.add_middleware(ApiKeyMiddleware, keys=settings.api_key_list(), header=settings.api_key_header)
+    app.add_middleware(RequestMetricsMiddleware, metrics=metrics)  # outermost: counts 401/429/413s too
     return app

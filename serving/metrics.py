@@ -118,8 +118,22 @@ class Metrics:
             ["result"],
             registry=r,
         )
+        self.degraded = Gauge(
+            "omniseq_model_degraded",
+            "1 while a family serves another version than its registry champion (the champion does not load)",
+            ["family"],
+            registry=r,
+        )
+        self.no_known_items_share = Gauge(
+            "omniseq_recommend_no_known_items_share",
+            "share of /recommend answers since the last champion change that fell back because none of the "
+            "user's items is in the model's vocabulary (a champion trained on other data)",
+            registry=r,
+        )
+        self.no_known_items_share.set_function(self.no_known_share)
         self.stage_children = {s: self.stage.labels(stage=s) for s in STAGES}
         self._info: dict[str, tuple[str, str, str]] = {}
+        self._share_base = (0.0, 0.0)
 
     def set_champion(self, family: str, version: str, model_name: str) -> None:
         if family in self._info:
@@ -127,13 +141,39 @@ class Metrics:
                 warnings.simplefilter("ignore", UserWarning)
                 self.model_info.remove(*self._info[family])
         self._info[family] = (family, version, model_name)
+        if family == "next_item":
+            self._share_base = self._answers()
         self.model_info.labels(family=family, version=version, model_name=model_name).set(1)
+
+    def _answers(self) -> tuple[float, float]:
+        """(no_known_items fallbacks, /recommend 200 answers) so far."""
+        unknown = _sample(self.fallbacks, {"reason": "no_known_items"})
+        ok = _sample(self.requests, {"route": "/recommend", "status": "200"})
+        return unknown, ok
+
+    def no_known_counts(self) -> tuple[float, float]:
+        """(no_known_items fallbacks, answers) since the next-item champion last changed."""
+        unknown, ok = self._answers()
+        return unknown - self._share_base[0], ok - self._share_base[1]
+
+    def no_known_share(self) -> float:
+        unknown, ok = self.no_known_counts()
+        return unknown / ok if ok > 0 else 0.0
 
     def observe_stage(self, stage: str, seconds: float) -> None:
         self.stage_children[stage].observe(seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def _sample(counter: Counter, labels: dict[str, str]) -> float:
+    """The ``_total`` value of one labelled child of ``counter`` (0 when it was never incremented)."""
+    for family in counter.collect():
+        for sample in family.samples:
+            if sample.name.endswith("_total") and sample.labels == labels:
+                return float(sample.value)
+    return 0.0
 
 
 class RequestMetricsMiddleware:

@@ -18,6 +18,12 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "malformed request"},
+    401: {"model": ErrorResponse, "description": "missing or invalid API key (when keys are configured)"},
+    408: {"model": ErrorResponse, "description": "request body not received within the read timeout"},
+    429: {
+        "model": ErrorResponse,
+        "description": "per-client rate limit, or a named version loaded too recently",
+    },
     404: {"model": ErrorResponse, "description": "unknown model version or name"},
     413: {"model": ErrorResponse, "description": "request body too large"},
     422: {"model": ErrorResponse, "description": "invalid request fields"},
@@ -64,21 +70,39 @@ async def healthz() -> HealthResponse:
     summary="A model is loaded and the online store answers",
 )
 def readyz(services: ServicesDep) -> JSONResponse:
+    """Not ready: no model, or the online store unreachable or empty (cold). Ready with warnings: the served
+    version is not the champion (it does not load), or most answers are ``no_known_items`` fallbacks."""
     bundle = services.manager.current
-    problems = []
+    problems, warnings = [], []
     if bundle is None:
         problems.append(f"no model loaded ({services.manager.last_error or 'no champion promoted yet'})")
+    for manager in (services.manager, *services.managers.values()):
+        if manager.degraded:
+            warnings.append(f"{manager.family}: {manager.degraded}")
     try:
-        services.redis.ping()
-        store = "ok"
+        keys = int(services.redis.dbsize())
+        store = "ok" if keys > 0 else "cold"
+        if keys == 0:
+            problems.append(
+                "online store is empty (Redis restarted without its data?): every user gets fallbacks; refill "
+                "it with 'omniseq features materialize' (docs/RUNBOOK.md)"
+            )
     except Exception as exc:  # any failure to answer means not ready
         store = "unreachable"
         problems.append(f"online store unreachable: {type(exc).__name__}: {exc}")
+    unknown, answers = services.metrics.no_known_counts()
+    s = services.settings
+    if answers >= s.no_known_items_min_answers and unknown / answers > s.no_known_items_warn_share:
+        warnings.append(
+            f"{unknown / answers:.0%} of {answers:.0f} answers since the last champion change were no_known_items "
+            "fallbacks: the champion's vocabulary does not cover the users' items (trained on other data?)"
+        )
     body = ReadyResponse(
         ready=not problems,
         model_version=bundle.version if bundle else None,
         store=store,
         detail="; ".join(problems) or None,
+        warnings=warnings,
     )
     return JSONResponse(body.model_dump(), status_code=503 if problems else 200)
 

@@ -90,5 +90,9 @@ class HealthResponse(BaseModel):
 class ReadyResponse(BaseModel):
     ready: bool
     model_version: str | None
-    store: str
+    store: str = Field(description="ok | cold (reachable but empty) | unreachable")
     detail: str | None = None
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="degraded but serving: champion not loadable, most answers fallbacks",
+    )

@@ -111,13 +111,21 @@ def _utc(text: str) -> dt.datetime:
 
 
 def _materialize(args: argparse.Namespace, console: Console) -> int:
-    from omniseq.features.store import feature_store
+    """Refill Redis from the offline store (the files the pipeline and the writer commit); docs/RUNBOOK.md."""
+    from omniseq.features.refill import refill_online
     from omniseq.features.views import view
 
     for name in args.views or []:
-        view(name)  # unknown names: a clear error before Feast runs
-    store = feature_store(_settings(args))
+        view(name)  # unknown names: a clear error first
     start, end = _utc(args.start), _utc(args.end) if args.end else dt.datetime.now(dt.UTC)
-    store.materialize(start_date=start, end_date=end, feature_views=args.views)
-    console.print(f"materialized {', '.join(args.views or ['all views'])} from {start} to {end}")
+    t0 = time.perf_counter()
+    results = refill_online(
+        _settings(args), args.views, int(start.timestamp() * 1000), int(end.timestamp() * 1000)
+    )
+    for r in results:
+        console.print(
+            f"{r.view}: {r.files} offline files, {r.rows_read} rows read, {r.users_written} users written"
+        )
+    total = sum(r.users_written for r in results)
+    console.print(f"materialized {total} user rows from {start} to {end} in {time.perf_counter() - t0:.1f} s")
     return 0

@@ -23,13 +23,20 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from models.registry import ModelRegistry
+    from models.registry import ModelRegistry, RegistryError
     from omniseq.settings import StackSettings
 
     registry = ModelRegistry(args.registry or StackSettings().dir("registry"))
     versions = registry.versions()
-    champions = {mv.family: registry.champion(mv.family) for mv in versions}
-    champion_versions = {c.version for c in champions.values() if c is not None}
+    champion_versions, problems = set(), []
+    for family in sorted({mv.family for mv in versions} | {"next_item"}):
+        try:
+            champ = registry.champion(family)
+        except RegistryError as exc:
+            problems.append(f"champion of {family}: {exc}")
+            continue
+        if champ is not None:
+            champion_versions.add(champ.version)
     table = Table(title=f"model registry {registry.root}")
     for col in (
         "",
@@ -58,7 +65,12 @@ def run(args: argparse.Namespace) -> int:
             _fmt(m.get("sampled_ndcg@10")),
             str(mv.manifest.get("created_at", "")),
         )
-    Console().print(table)
-    if registry.champion() is None:
-        Console().print("no next-item champion yet ('omniseq promote VERSION')")
+    console = Console()
+    console.print(table)
+    for version, reason in registry.broken().items():
+        console.print(f"[red]skipped broken version[/] {version}: {reason}")
+    for problem in problems:
+        console.print(f"[red]{problem}[/]")
+    if not champion_versions & {mv.version for mv in versions if mv.family == "next_item"}:
+        console.print("no next-item champion yet ('omniseq promote VERSION')")
     return 0

@@ -1,4 +1,5 @@
-"""``omniseq promote VERSION``: point the registry's champion at a version (atomic replace of champion.json)."""
+"""``omniseq promote VERSION``: load and smoke-check a version as the API would, then point the registry's champion
+at it (atomic replace of champion.json). A version that does not load is refused and the champion is unchanged."""
 
 from __future__ import annotations
 
@@ -17,13 +18,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from models.registry import ModelRegistry, RegistryError
-    from omniseq.settings import StackSettings
+    from serving.model_manager import ModelLoadError
+    from serving.settings import ServingSettings
+    from serving.verify import verify_version
 
-    registry = ModelRegistry(args.registry or StackSettings().dir("registry"))
+    settings = ServingSettings()
+    registry = ModelRegistry(args.registry or settings.dir("registry"))
     try:
+        print(f"checked: {verify_version(registry.get(args.version), settings)}")
         mv = registry.promote(args.version)
-    except RegistryError as exc:
-        print(f"error: {exc}")
+    except (RegistryError, ModelLoadError) as exc:
+        print(f"error: {exc}; the champion is unchanged")
         return 2
     registry.record_decision(
         {"promote": True, "reason": "manual promotion", "challenger": mv.version, "metrics": mv.metrics}

@@ -8,7 +8,8 @@ histories. It stays up until Ctrl-C and then stops every process it started.
 
 Stream state (Kafka, Redis, offline store, landing folder, Flink checkpoints) is fresh on every run; the model
 registry is kept, so a second run reuses the champion instead of training again (``OMNISEQ_DEMO_RETRAIN=true``
-trains anyway).
+trains anyway) -- unless the champion was trained on another data source than this run's dataset (the manifest's
+``train_data_range.data_source``): then a model is trained on this run's data and promoted.
 """
 
 from __future__ import annotations
@@ -178,22 +179,39 @@ def fresh_state(settings: StackSettings) -> None:
         shutil.rmtree(settings.dir(name), ignore_errors=True)
 
 
+def data_source_of(manifest: dict[str, Any]) -> str | None:
+    """The data a registered version was trained on (``train_data_range.data_source``), None when unrecorded."""
+    rng = manifest.get("train_data_range")
+    return str(rng["data_source"]) if isinstance(rng, dict) and rng.get("data_source") else None
+
+
 def ensure_model(demo: DemoSettings, settings: StackSettings) -> str:
     from models.registry import ModelRegistry
     from omniseq.lifecycle.retrain import RetrainConfig, retrain_once
+    from serving.verify import verify_version
 
     registry = ModelRegistry(settings.dir("registry"))
     champion = registry.champion()
-    if champion is not None and not demo.retrain:
+    source = data_source_of(champion.manifest) if champion is not None else None
+    if champion is not None and not demo.retrain and source == demo.dataset:
         console.print(
             f"reusing champion [bold]{champion.version}[/] (OMNISEQ_DEMO_RETRAIN=true to train again)"
         )
         return champion.version
+    if champion is not None and source != demo.dataset:
+        console.print(f"champion {champion.version} was trained on {source or 'unrecorded data'}, this run "
+                      f"replays {demo.dataset}: training on {demo.dataset}")  # fmt: skip
     cfg = RetrainConfig(model=demo.model, epochs=demo.epochs, margin=0.0, min_users=10,
-                        end_ms=int(time.time() * 1000))  # fmt: skip
+                        end_ms=int(time.time() * 1000), data_source=demo.dataset)  # fmt: skip
     decision = retrain_once(cfg, settings)
     console.print(f"trained {decision.challenger}: {decision.reason}")
     current = registry.champion()
+    if current is None or data_source_of(current.manifest) != demo.dataset:
+        verify_version(registry.get(decision.challenger))  # raises when it does not load: nothing promoted
+        registry.promote(decision.challenger)
+        registry.record_decision({"promote": True, "challenger": decision.challenger,
+                                  "reason": f"demo: the champion was trained on other data than {demo.dataset}"})  # fmt: skip
+        current = registry.champion()
     assert current is not None
     return current.version
 

@@ -52,6 +52,9 @@ class RetrainConfig(OmniseqSettings):
     batch_size: int = Field(default=128, ge=1)
     seed: int = 0
     progress: bool = True
+    # what the offline store was filled from (e.g. the demo's dataset name); recorded in the manifest as
+    # train_data_range.data_source so a champion trained on other data can be recognised
+    data_source: str = "offline-store"
 
 
 @dataclass(frozen=True)
@@ -146,9 +149,25 @@ def train_challenger(
     result = run_training(tcfg, from_feature_frame(frame))
     manifest = manifest_of(result)
     manifest["train_data_range"] = {**manifest["train_data_range"], "start_ms": rng[0], "end_ms": rng[1],
-                                    "source": f"offline:{cfg.feature_view}"}  # fmt: skip
+                                    "source": f"offline:{cfg.feature_view}", "data_source": cfg.data_source}  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         return str(registry.register(write_artifacts(result, Path(tmp)), manifest))
+
+
+def _smoke_checked(decision: Decision, mv: Any) -> Decision:
+    """The decision, turned into "keep the champion" when the challenger does not load as the API loads it."""
+    import dataclasses
+
+    from serving.model_manager import ModelLoadError
+    from serving.verify import verify_version
+
+    try:
+        verify_version(mv)
+    except ModelLoadError as exc:
+        return dataclasses.replace(
+            decision, promote=False, reason=f"challenger fails the serving check: {exc}"
+        )
+    return decision
 
 
 def retrain_once(cfg: RetrainConfig, settings: StackSettings | None = None) -> Decision:
@@ -171,6 +190,8 @@ def retrain_once(cfg: RetrainConfig, settings: StackSettings | None = None) -> D
     old_metrics = evaluate_version(champion, data) if champion is not None else None
     decision = decide(challenger, new_metrics, champion.version if champion else None, old_metrics,
                       metric=cfg.metric, margin=cfg.margin)  # fmt: skip
+    if decision.promote:
+        decision = _smoke_checked(decision, registry.get(challenger))
     record = {
         **decision.to_record(),
         "held_out_users": len(data.users),
