@@ -70,10 +70,13 @@ def run_model(name: str, data: Any, seed: int, args: argparse.Namespace, log: An
         train_parsrec,
         train_sequence_baseline,
     )
-    from models.parsrec import PARSRecConfig
+    from models.parsrec import PARSRec, PARSRecConfig
 
     cfg = BasketTrainConfig(
-        epochs=args.epochs, seed=seed, patience=args.patience, max_history=args.max_history,
+        epochs=args.epochs,
+        seed=seed,
+        patience=args.patience,
+        max_history=args.max_history,
         batch_size=256,
     )
     train, _, test = data.split()
@@ -84,15 +87,25 @@ def run_model(name: str, data: Any, seed: int, args: argparse.Namespace, log: An
         return {"test": test_m, "best_epoch": 0, "seconds": time.perf_counter() - t0}
     if name == "parsrec":
         pc = PARSRecConfig(
-            n_items=data.n_items, n_users=data.n_users, dim=args.dim, history_pool=args.pool,
+            n_items=data.n_items,
+            n_users=data.n_users,
+            dim=args.dim,
+            history_pool=args.pool,
             max_history=args.max_history,
         )
         res = train_parsrec(data, pc, cfg, log)
+        assert isinstance(res.model, PARSRec)
         test_m = evaluate_baskets(PARSRecStepper(res.model), data, test, args.max_history, seed=seed)
     else:
         mc = ModelConfig(
-            name=name, n_items=data.n_items, hidden=args.baseline_dim, blocks=2, heads=2, dropout=0.2,
-            max_len=args.max_len, loss="full",
+            name=name,
+            n_items=data.n_items,
+            hidden=args.baseline_dim,
+            blocks=2,
+            heads=2,
+            dropout=0.2,
+            max_len=args.max_len,
+            loss="full",
         )
         res = train_sequence_baseline(data, mc, cfg, log)
         test_m = evaluate_baskets(
@@ -121,7 +134,9 @@ def summarize(runs: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, dict
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="omniseq bench parsrec", description=__doc__.splitlines()[0])
     p.add_argument("--data", default="sim", help="sim | tafeng | dunnhumby | hm")
-    p.add_argument("--users", type=int, default=8192, help="simulated users (real data: first N users, 0 = all)")
+    p.add_argument(
+        "--users", type=int, default=8192, help="simulated users (real data: first N users, 0 = all)"
+    )
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--patience", type=int, default=3)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -136,9 +151,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", default=None, help="default bench/results/parsrec[_<data>].json")
     p.add_argument("--no-figure", action="store_true")
+    p.add_argument(
+        "--merge", action="store_true", help="keep the other models' runs already in the output file"
+    )
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    out = Path(args.out) if args.out else RESULTS / ("parsrec.json" if args.data == "sim" else f"parsrec_{args.data}.json")
+    out = (
+        Path(args.out)
+        if args.out
+        else RESULTS / ("parsrec.json" if args.data == "sim" else f"parsrec_{args.data}.json")
+    )
 
     def log(msg: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
@@ -154,9 +176,13 @@ def main(argv: list[str] | None = None) -> int:
             r = run_model(name, data, seed, args, log)
             model = r.pop("_model", None)
             log(f"{name} seed {seed}: test {json.dumps({k: round(v, 4) for k, v in r['test'].items()})}")
-            runs.setdefault(name, []).append({"seed": seed, **r})
+            settings = {k: getattr(args, k) for k in ("users", "epochs", "patience", "dim", "pool")}
+            settings.update(
+                max_len=args.max_len, baseline_dim=args.baseline_dim, max_history=args.max_history
+            )
+            runs.setdefault(name, []).append({"seed": seed, "settings": settings, **r})
             if name == "parsrec" and seed == args.seeds[0] and args.data == "sim" and not args.no_figure:
-                from bench.parsrec_figs import attention_figure
+                from bench._parsrec_figs import attention_figure
 
                 figure = attention_figure(model, data, extra["groups"], extra["sim"], out.with_suffix(".png"))
             _write(out, args, argv, data, runs, figure, time.perf_counter() - t0)
@@ -165,12 +191,25 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _write(
-    out: Path, args: argparse.Namespace, argv: list[str] | None, data: Any, runs: Any, figure: Any, secs: float
+    out: Path,
+    args: argparse.Namespace,
+    argv: list[str] | None,
+    data: Any,
+    runs: Any,
+    figure: Any,
+    secs: float,
 ) -> None:
+    command = "omniseq bench parsrec " + " ".join(argv if argv is not None else sys.argv[1:])
+    commands = [command]
+    if args.merge and out.is_file():  # another invocation's models (e.g. the baselines run in parallel)
+        old = json.loads(out.read_text())
+        runs = {**{k: v for k, v in old.get("runs", {}).items() if k not in runs}, **runs}
+        figure = figure or old.get("figure")
+        commands = [c for c in old.get("commands", []) if c != command] + [command]
     payload = {
         "benchmark": "parsrec",
-        "command": "omniseq bench parsrec " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "args": vars(args),
+        "commands": commands,
+        "args": {k: v for k, v in vars(args).items() if k != "merge"},
         "data": {
             "name": args.data,
             "users": data.n_users - 1,
@@ -184,7 +223,11 @@ def _write(
         "runs": runs,
         "figure": figure,
         "seconds": secs,
-        "machine": {"cpus": torch.get_num_threads(), "platform": platform.platform(), "torch": torch.__version__},
+        "machine": {
+            "cpus": torch.get_num_threads(),
+            "platform": platform.platform(),
+            "torch": torch.__version__,
+        },
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(payload, indent=1, default=float))

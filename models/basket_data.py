@@ -35,9 +35,7 @@ class BasketData:
     _offsets: list[np.ndarray] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
-        self._flat = [
-            np.concatenate(b) if b else np.zeros(0, dtype=np.int64) for b in self.baskets
-        ]
+        self._flat = [np.concatenate(b) if b else np.zeros(0, dtype=np.int64) for b in self.baskets]
         self._offsets = [np.cumsum([0, *(len(x) for x in b)]) for b in self.baskets]
 
     @property
@@ -57,7 +55,9 @@ class BasketData:
 
     def split(self) -> tuple[list[tuple[int, int]], list[tuple[int, int]], list[tuple[int, int]]]:
         """``(user, basket index)`` pairs of the training, validation and test baskets."""
-        train, val, test = [], [], []
+        train: list[tuple[int, int]] = []
+        val: list[tuple[int, int]] = []
+        test: list[tuple[int, int]] = []
         for u in range(1, self.n_users):
             nb = len(self.baskets[u])
             train.extend((u, t) for t in range(nb - 2))
@@ -86,7 +86,8 @@ def from_baskets(
     keep = {x for x, n in counts.items() if n >= min_item_count}
     vocab = [*SPECIAL_NAMES, *sorted(keep)]
     index = {x: i for i, x in enumerate(vocab)}
-    users, baskets = [UNKNOWN_USER], [[]]
+    users: list[str] = [UNKNOWN_USER]
+    baskets: list[list[np.ndarray]] = [[]]
     for u, bs in dedup.items():
         kept = [[index[x] for x in b if x in keep] for b in bs]
         kept = [b for b in kept if min_basket <= len(b) <= max_basket]
@@ -98,9 +99,7 @@ def from_baskets(
 
 def baskets_of(histories: Mapping[str, Sequence[Behaviour]]) -> dict[str, list[tuple[str, ...]]]:
     """The in-store baskets of raw hybrid histories (online events are not baskets)."""
-    return {
-        u: [b.items for b in h if isinstance(b, StoreTransaction)] for u, h in histories.items()
-    }
+    return {u: [b.items for b in h if isinstance(b, StoreTransaction)] for u, h in histories.items()}
 
 
 def size_batches(
@@ -111,7 +110,7 @@ def size_batches(
     for u, t in pairs:
         by_size.setdefault(len(data.baskets[u][t]), []).append((u, t))
     rng = random.Random(seed)
-    batches = []
+    batches: list[list[tuple[int, int]]] = []
     for size in sorted(by_size):
         group = by_size[size]
         if shuffle:

@@ -10,9 +10,12 @@ each user's training baskets with their own losses, and are selected the same wa
 from __future__ import annotations
 
 import copy
+import json
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -161,3 +164,43 @@ class PopularityScorer(nn.Module):
 
     def score(self, tokens: torch.Tensor, baskets: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
         return self.counts[candidates.cpu()]
+
+
+BASKET_FAMILY = "basket"
+USERS_FILE = "users.json"
+
+
+def register_parsrec(
+    registry_root: str | Path,
+    result: TrainResult,
+    data: BasketData,
+    metrics: dict[str, float],
+    sequence_view: str,
+    data_range: dict[str, Any] | None = None,
+) -> str:
+    """Export a trained PARSRec and register it in the ``basket`` family (``model.pt`` TorchScript, ``vocab.json``,
+    ``users.json`` with user row order, ``popularity.json`` of the training baskets); returns the version."""
+    from models.export import export_torchscript
+    from models.registry import ModelRegistry
+
+    model = result.model.cpu().eval()
+    assert isinstance(model, PARSRec)
+    train, _, _ = data.split()
+    counts = data.item_counts(train)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        export_torchscript(model, folder / "model.pt")
+        (folder / "vocab.json").write_text(json.dumps(data.vocab))
+        (folder / USERS_FILE).write_text(json.dumps(data.users))
+        pop = {data.vocab[i]: float(c) for i, c in enumerate(counts) if i >= 2 and c > 0}
+        (folder / "popularity.json").write_text(json.dumps(pop))
+        manifest = {
+            "model_name": model.config.name,
+            "family": BASKET_FAMILY,
+            "config": model.config.to_dict(),
+            "input_spec": {"max_history": model.config.max_history},
+            "feature_versions": {"sequence": sequence_view},
+            "train_data_range": data_range or {"users": data.n_users - 1, "baskets": len(train)},
+            "metrics": {**metrics, "best_epoch": result.best_epoch},
+        }
+        return ModelRegistry(registry_root).register(folder, manifest)

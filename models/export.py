@@ -3,6 +3,8 @@
 A checkpoint is one ``torch.save`` dict: ``model_name``, ``config`` (:class:`~models.base.ModelConfig` as a dict),
 ``input_spec``, ``vocab`` (raw ids in index order) and ``state_dict`` -- enough to rebuild the model anywhere.
 The exported module is ``forward(tokens [B, L], baskets [B, L, M]) -> scores [B, V]`` (specials -inf).
+A basket-completion model (:class:`~models.parsrec.PARSRec`) exports ``forward(users [B], history [B, H],
+basket [B, M]) -> (scores [B, V], attention [B, M + 1], keys [B, M + 1])`` instead.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from torch import Tensor, nn
 
 from models.base import ModelConfig, SequentialRecommender
 from models.inputs import InputSpec
+from models.parsrec import PARSRec
 from models.zoo import build_model
 
 
@@ -58,8 +61,19 @@ class _Scorer(nn.Module):
         return self.model.score_all(tokens, baskets)
 
 
+class _BasketScorer(nn.Module):
+    """What is exported for basket completion: scores, head-averaged attention and the keys it refers to."""
+
+    def __init__(self, model: PARSRec) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, users: Tensor, history: Tensor, basket: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        return self.model(users, history, basket)
+
+
 def export_torchscript(
-    model: SequentialRecommender, path: str | Path | None = None
+    model: SequentialRecommender | PARSRec, path: str | Path | None = None
 ) -> torch.jit.ScriptModule:
     """Script ``model`` (a CPU copy, eval mode) and save it to ``path`` when given; returns the scripted module."""
     model = model.eval()
@@ -70,7 +84,8 @@ def export_torchscript(
         warnings.filterwarnings("ignore", message=".*TorchScript.*", category=DeprecationWarning)
         warnings.filterwarnings("ignore", message=".*torch.jit.*", category=DeprecationWarning)
         warnings.filterwarnings("ignore", category=FutureWarning)
-        scripted = torch.jit.script(_Scorer(model).eval())
+        wrapper = _BasketScorer(model) if isinstance(model, PARSRec) else _Scorer(model)
+        scripted = torch.jit.script(wrapper.eval())
         if path is not None:
             torch.jit.save(scripted, str(path))
     return scripted

@@ -138,6 +138,8 @@ class PARSRec(nn.Module):
         self.layer_norm = c.layer_norm
         self.q_in_ln = c.q_in_ln
         self.max_history = c.max_history
+        self.pad = PAD
+        self.sob = SOB
         self.items = nn.Embedding(c.n_items, c.dim, padding_idx=PAD)
         self.users = nn.Embedding(c.n_users, c.dim, padding_idx=0, sparse=True)
         d_q = 2 * c.dim if c.use_user else c.dim
@@ -165,11 +167,11 @@ class PARSRec(nn.Module):
     def initial_state(self, history: Tensor) -> Tensor:
         """``h_0 [B, d]``: sum (Eq. 6) or mean of the embeddings of the newest ``max_history`` past items."""
         history = history[:, -self.max_history :]
-        e = self.drop(self.items(history))  # padding rows are zero
-        h = e.sum(1)
+        # one fused gather-and-sum (no [B, H, d] tensor); padding rows are zero
+        h = F.embedding_bag(history, self.items.weight, mode="sum")
         if self.mean_pool:
-            h = h / (history != PAD).sum(1, keepdim=True).clamp(min=1).to(h.dtype)
-        return h
+            h = h / (history != self.pad).sum(1, keepdim=True).clamp(min=1).to(h.dtype)
+        return self.drop(h)
 
     def query(self, users: Tensor, h: Tensor) -> Tensor:
         if self.use_user:
@@ -179,7 +181,7 @@ class PARSRec(nn.Module):
     def step(self, q: Tensor, keys: Tensor) -> tuple[Tensor, Tensor]:
         """One ARNN block: ``q [B, d_q]``, ``keys [B, J]`` (SOB + items fed so far, 0 = none) ->
         ``h_next [B, d]`` and attention weights ``[B, heads, J]`` (of the last attention layer)."""
-        valid = keys != PAD
+        valid = keys != self.pad
         kv = self.drop(self.items(keys))
         for layer in self.context:
             kv = layer(kv, valid)
@@ -249,11 +251,11 @@ class PARSRec(nn.Module):
         b, m = basket.shape
         remaining = basket.clone()
         fed = torch.zeros(b, m + 1, dtype=torch.long, device=basket.device)
-        fed[:, 0] = SOB
+        fed[:, 0] = self.sob
         h = self.initial_state(history)
         q = self.query(users, h)
         for j in range(m):
-            has = remaining != PAD
+            has = remaining != self.pad
             if not bool(has.any()):
                 break
             h_new, _ = self.step(q, fed[:, : j + 1])
@@ -281,9 +283,9 @@ class PARSRec(nn.Module):
         h, w, fed = self.encode(users, history, basket)
         return self.logits(h), w.mean(1), fed
 
-    def dense_and_sparse(self) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
+    def dense_and_sparse(self) -> tuple[list[Tensor], list[Tensor]]:
         """Parameters for Adam and for SparseAdam (the user embedding; the item embedding's gradient is dense
         because the output layer is tied to it)."""
-        sparse = [self.users.weight]
-        dense = [p for p in self.parameters() if p is not self.users.weight]
+        sparse: list[Tensor] = [self.users.weight]
+        dense: list[Tensor] = [p for p in self.parameters() if p is not self.users.weight]
         return dense, sparse

@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from models.registry import ModelVersion
+from serving import basket, routes_basket
 from serving.settings import ServingSettings
 
 
@@ -26,4 +27,6 @@ class Family:
     router: APIRouter
 
 
-FAMILIES: tuple[Family, ...] = ()
+FAMILIES: tuple[Family, ...] = (
+    Family(routes_basket.FAMILY, basket.make_loader, routes_basket.router),  # PARSRec, POST /basket/complete
+)

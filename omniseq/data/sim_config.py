@@ -8,6 +8,7 @@ rejected; every field can be overridden by an ``OMNISEQ_SIM_<FIELD>`` environmen
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
@@ -155,7 +156,7 @@ class SimulatorConfig(OmniseqSettings):
 #: PARSRec's synthetic setting (Appendix A, Table 1): two user groups with different category covariances, no
 #: per-user category taste, baskets only (every user shops in store), about 208 baskets per user (mean basket size
 #: 3.4), i.e. about 5.8M actions for 8,192 users. ``SimulatorConfig(**PARSREC_PAPER)``.
-PARSREC_PAPER: dict[str, float | int] = {
+PARSREC_PAPER: dict[str, Any] = {
     "n_groups": 2,
     "user_category_std": 0.0,
     "online_only_share": 0.0,

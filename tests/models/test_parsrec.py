@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -8,6 +9,7 @@ import torch
 
 from models.basket_data import BasketData, collate, from_baskets, size_batches
 from models.basket_eval import basket_metrics, evaluate_baskets
+from models.export import export_torchscript, load_torchscript
 from models.parsrec import SOB, PARSRec, PARSRecConfig
 
 V, U = 30, 5
@@ -64,7 +66,8 @@ def test_teacher_forcing_never_feeds_a_future_item() -> None:
         assert set(targets[i].tolist()) == basket  # every item once, none from outside the basket
         for j in range(5):
             assert int(fed[i, j + 1]) == int(targets[i, j])
-            assert int(targets[i, j]) not in fed[i, : j + 1].tolist()  # the target is not an input of its step
+            # the target is not an input of its step
+            assert int(targets[i, j]) not in fed[i, : j + 1].tolist()
     # the logits of step j come from exactly the inputs fed before it (nothing else of the basket)
     h = model.initial_state(b["history"])
     for j in range(5):
@@ -93,14 +96,24 @@ def test_eq2_picks_top1_when_it_remains_else_a_remaining_item() -> None:
 
 @pytest.mark.parametrize(
     "flags",
-    [{}, {"layer_norm": False}, {"q_in_ln": False}, {"attn_layers": 2}, {"heads": 1}, {"heads": 4},
-     {"use_user": False}, {"history_pool": "sum"}],
+    [
+        {},
+        {"layer_norm": False},
+        {"q_in_ln": False},
+        {"attn_layers": 2},
+        {"heads": 1},
+        {"heads": 4},
+        {"use_user": False},
+        {"history_pool": "sum"},
+    ],
 )
 def test_scores_are_invariant_to_basket_order(flags: dict[str, object]) -> None:
     model = tiny(**flags)
     b = batch(b=3, n=4)
     perm = b["basket"][:, torch.tensor([2, 0, 3, 1])]
-    padded = torch.cat([b["basket"][:, [3, 1]], torch.zeros(3, 1, dtype=torch.long), b["basket"][:, [0, 2]]], 1)
+    padded = torch.cat(
+        [b["basket"][:, [3, 1]], torch.zeros(3, 1, dtype=torch.long), b["basket"][:, [0, 2]]], 1
+    )
     s = model.score_all(b["users"], b["history"], b["basket"])
     torch.testing.assert_close(model.score_all(b["users"], b["history"], perm), s)
     torch.testing.assert_close(model.score_all(b["users"], b["history"], padded), s)
@@ -175,3 +188,19 @@ def test_split_history_and_size_batches() -> None:
     for chunk in size_batches(data, train, 4, shuffle=True):
         b = collate(data, chunk, 100, np.random.default_rng(0))
         assert (b["basket"] != 0).all()  # one size per batch: no EOB padding
+
+
+def test_export_parity(tmp_path: Path) -> None:
+    model = tiny(attn_layers=2)
+    export_torchscript(model, tmp_path / "m.pt")
+    loaded = load_torchscript(tmp_path / "m.pt")
+    for seed in (1, 2):
+        b = batch(b=3, n=3, seed=seed)
+        b["basket"][1, 2] = 0  # a shorter basket in the batch
+        with torch.inference_mode():
+            eager, exported = (
+                model(b["users"], b["history"], b["basket"]),
+                loaded(b["users"], b["history"], b["basket"]),
+            )
+        for e, x in zip(eager, exported, strict=True):
+            torch.testing.assert_close(x, e)

@@ -22,8 +22,14 @@ from models.parsrec import PARSRec
 
 @torch.inference_mode()
 def category_attention(
-    model: PARSRec, data: BasketData, pairs: list[tuple[int, int]], group_of: np.ndarray, cat_of: np.ndarray,
-    n_groups: int, n_cats: int, max_history: int,
+    model: PARSRec,
+    data: BasketData,
+    pairs: list[tuple[int, int]],
+    group_of: np.ndarray,
+    cat_of: np.ndarray,
+    n_groups: int,
+    n_cats: int,
+    max_history: int,
 ) -> np.ndarray:
     """``[G, C, C]`` mean attention (row = target category, column = attended item's category)."""
     total = np.zeros((n_groups, n_cats, n_cats))
@@ -60,7 +66,7 @@ def _offdiag(m: np.ndarray) -> np.ndarray:
 
 
 def attention_figure(
-    model: Any, data: BasketData, groups: dict[str, int], sim: Any, path: Path, max_pairs: int = 60000
+    model: Any, data: BasketData, groups: dict[str, int], sim: Any, path: Path, max_pairs: int = 5000
 ) -> dict[str, Any]:
     """Compute the heatmaps, write the PNG to ``path`` and return the correlations (for the JSON)."""
     from omniseq.data.sim_world import category_covariance
