@@ -152,6 +152,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=None, help="default bench/results/parsrec[_<data>].json")
     p.add_argument("--no-figure", action="store_true")
     p.add_argument(
+        "--register", default=None, help="registry folder: register the first seed's PARSRec there"
+    )
+    p.add_argument("--promote", action="store_true", help="and make it the basket family's champion")
+    p.add_argument("--sequence-view", default="user_hybrid_seq_v2", help="history feature view for serving")
+    p.add_argument(
         "--merge", action="store_true", help="keep the other models' runs already in the output file"
     )
     args = p.parse_args(argv)
@@ -185,9 +190,23 @@ def main(argv: list[str] | None = None) -> int:
                 from bench._parsrec_figs import attention_figure
 
                 figure = attention_figure(model, data, extra["groups"], extra["sim"], out.with_suffix(".png"))
+            if name == "parsrec" and seed == args.seeds[0] and args.register:
+                runs[name][-1]["registered"] = _register(model, r, data, args)
             _write(out, args, argv, data, runs, figure, time.perf_counter() - t0)
     log(f"wrote {out}")
     return 0
+
+
+def _register(model: Any, r: dict[str, Any], data: Any, args: argparse.Namespace) -> str:
+    from models.basket_train import TrainResult, register_parsrec
+    from models.registry import ModelRegistry
+
+    result = TrainResult(model, r["best_epoch"], r.get("val", {}))
+    version = register_parsrec(args.register, result, data, r["test"], args.sequence_view)
+    if args.promote:
+        ModelRegistry(args.register).promote(version)
+    print(f"registered basket model {version}" + (" (champion)" if args.promote else ""), file=sys.stderr)
+    return version
 
 
 def _write(
@@ -209,7 +228,7 @@ def _write(
     payload = {
         "benchmark": "parsrec",
         "commands": commands,
-        "args": {k: v for k, v in vars(args).items() if k != "merge"},
+        "args": {k: v for k, v in vars(args).items() if k not in ("merge", "register", "promote")},
         "data": {
             "name": args.data,
             "users": data.n_users - 1,
