@@ -222,7 +222,11 @@ def _write(
     commands = [command]
     if args.merge and out.is_file():  # another invocation's models (e.g. the baselines run in parallel)
         old = json.loads(out.read_text())
-        runs = {**{k: v for k, v in old.get("runs", {}).items() if k not in runs}, **runs}
+        merged = {k: list(v) for k, v in old.get("runs", {}).items()}
+        for name, per_seed in runs.items():
+            seeds = {r["seed"] for r in per_seed}
+            merged[name] = [r for r in merged.get(name, []) if r["seed"] not in seeds] + per_seed
+        runs = {k: sorted(v, key=lambda r: r["seed"]) for k, v in merged.items()}
         figure = figure or old.get("figure")
         commands = [c for c in old.get("commands", []) if c != command] + [command]
     payload = {
