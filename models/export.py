@@ -8,6 +8,8 @@ a user representation also export ``user_repr(tokens, baskets) -> [B, d]`` and `
 catalogue itself and retrieves from an ANN index over the item embeddings (``models.ann``). A
 :class:`models.lens.LENS` (the ``next_basket`` family) is exported as itself: ``forward(baskets [B, T, M],
 feats [B, T, F], users [B]) -> (decoded items, their probabilities, first-step ranking, days to next purchase)``.
+A basket-completion model (:class:`~models.parsrec.PARSRec`) exports ``forward(users [B], history [B, H],
+basket [B, M]) -> (scores [B, V], attention [B, M + 1], keys [B, M + 1])``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from torch import Tensor, nn
 from models.base import ModelConfig, SequentialRecommender
 from models.inputs import InputSpec
 from models.lens import LENS
+from models.parsrec import PARSRec
 from models.zoo import build_model
 
 
@@ -89,16 +92,30 @@ def _has_retrieval_halves(model: SequentialRecommender) -> bool:
     return own and isinstance(getattr(getattr(model, "embed", None), "items", None), nn.Embedding)
 
 
-def _exported_module(model: SequentialRecommender | LENS) -> nn.Module:
+class _BasketScorer(nn.Module):
+    """What is exported for basket completion: scores, head-averaged attention and the keys it refers to."""
+
+    def __init__(self, model: PARSRec) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, users: Tensor, history: Tensor, basket: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        return self.model(users, history, basket)
+
+
+Exportable = SequentialRecommender | LENS | PARSRec
+
+
+def _exported_module(model: Exportable) -> nn.Module:
     """What is scripted for ``model``: the model itself where it defines its own serving forward, else a scorer."""
     if isinstance(model, LENS):
         return model
+    if isinstance(model, PARSRec):
+        return _BasketScorer(model)
     return (_RetrievalScorer if _has_retrieval_halves(model) else _Scorer)(model)
 
 
-def export_torchscript(
-    model: SequentialRecommender | LENS, path: str | Path | None = None
-) -> torch.jit.ScriptModule:
+def export_torchscript(model: Exportable, path: str | Path | None = None) -> torch.jit.ScriptModule:
     """Script ``model`` (a CPU copy, eval mode) and save it to ``path`` when given; returns the scripted module."""
     model = model.eval()
     params = list(model.parameters()) + list(model.buffers())

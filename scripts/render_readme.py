@@ -162,6 +162,42 @@ def _soak(d: dict[str, Any]) -> list[str]:
     ]
 
 
+PARSREC_COLS = ("hr@1", "hr@5", "hr@10", "ndcg@5", "ndcg@10", "sess_prec@1", "sess_prec@5", "sess_prec@10")
+PARSREC_LABELS = {"popularity": "POPRec", "sasrec": "SASRec", "bert4rec": "BERT4Rec", "parsrec": "PARSRec"}
+
+
+def _parsrec(d: dict[str, Any], name: str) -> list[str]:
+    """PARSRec's Table 2 layout (basket completion protocol), the paper's values beside ours when known."""
+    data, paper = d["data"], d.get("paper") or {}
+    head = "| model | " + " | ".join(c.replace("sess_prec", "Sess-Prec").upper().replace("SESS-PREC", "Sess-Prec")
+                                     for c in PARSREC_COLS) + " | paper HR@10 / NDCG@10 / Sess-Prec@10 |"  # fmt: skip
+    lines = [f"#### {name}: basket completion, {data['name']} ({data['users']:,} users, {data['items']:,} items, "
+             f"{data['actions']:,} actions)", "", head, "|---" * (len(PARSREC_COLS) + 2) + "|"]  # fmt: skip
+    for model in ("popularity", "sasrec", "bert4rec", "parsrec"):
+        row = d["table"].get(model)
+        if row is None:
+            continue
+        n = len(d["runs"][model])
+        cells = [f"{row[c]['mean']:.4f}" + (f" ± {row[c]['std']:.4f}" if n > 1 else "") for c in PARSREC_COLS]
+        ref = paper.get(model)
+        ref_cell = f"{ref['hr@10']} / {ref['ndcg@10']} / {ref['sess_prec@10']}" if ref else "–"
+        lines.append(f"| {PARSREC_LABELS[model]} | " + " | ".join(cells) + f" | {ref_cell} |")
+    runs = [r for rs in d["runs"].values() for r in rs]
+    seeds = sorted({r["seed"] for r in runs})
+    epochs = ", ".join(
+        f"{PARSREC_LABELS[m]} best epoch {'/'.join(str(r['best_epoch']) for r in rs)}"
+        for m, rs in d["runs"].items() if m != "popularity"
+    )  # fmt: skip
+    lines += ["", f"- seeds {seeds} (mean ± std when more than one); {epochs}; commands: "
+              + "; ".join(f"`{c}`" for c in d.get("commands", []))]  # fmt: skip
+    fig = d.get("figure")
+    if fig:
+        corr = ", ".join(f"{k} {v:.2f}" for k, v in fig["pearson_offdiag_sigma_vs_attention"].items())
+        lines += [f"- Fig. 3: Pearson correlation of learned category attention with the simulator's Sigma "
+                  f"(off-diagonal cells): {corr}", "", f"![PARSRec attention heatmaps](bench/results/{fig['png']})"]  # fmt: skip
+    return lines
+
+
 def render() -> str:
     lines = ["| benchmark | measured | goal |", "|---|---|---|"]
     for name, fn in (("pipeline", _pipeline), ("serve", _serve), ("features", _features), ("train", _train),
@@ -177,6 +213,8 @@ def render() -> str:
         md = RESULTS / f"{name}.md"
         if md.is_file():
             lines += ["", md.read_text().strip().replace("# ", "#### ", 1)]
+    for path in sorted(RESULTS.glob("parsrec*.json")):  # basket completion (PARSRec, issue 15)
+        lines += ["", *_parsrec(json.loads(path.read_text()), path.stem)]
     return "\n".join(lines)
 
 

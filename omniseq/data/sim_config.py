@@ -8,6 +8,7 @@ rejected; every field can be overridden by an ``OMNISEQ_SIM_<FIELD>`` environmen
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
@@ -150,3 +151,15 @@ class SimulatorConfig(OmniseqSettings):
         if self.online_only_share + self.store_only_share > 1:
             raise ValueError("online_only_share + store_only_share must be <= 1")
         return self
+
+
+#: PARSRec's synthetic setting (Appendix A, Table 1): two user groups with different category covariances, no
+#: per-user category taste, baskets only (every user shops in store), about 208 baskets per user (mean basket size
+#: 3.4), i.e. about 5.8M actions for 8,192 users. ``SimulatorConfig(**PARSREC_PAPER)``.
+PARSREC_PAPER: dict[str, Any] = {
+    "n_groups": 2,
+    "user_category_std": 0.0,
+    "online_only_share": 0.0,
+    "store_only_share": 1.0,
+    "visits_mean": 208.0,
+}

@@ -239,3 +239,20 @@ def export_sasrec_version(
         "metrics": {},
     }
     return registry.register(folder, manifest)
+
+
+def register_basket_version(registry: ModelRegistry, seed: int = 0) -> str:
+    """Register an (untrained) PARSRec in the ``basket`` family the way training does; returns the version."""
+    from models.basket_data import from_baskets
+    from models.basket_train import TrainResult, register_parsrec
+    from models.parsrec import PARSRec, PARSRecConfig
+
+    items = item_ids()
+    raw = {
+        "alice": [tuple(items[i : i + 3]) for i in range(0, 15, 3)],
+        "bob": [tuple(items[i : i + 2]) for i in range(20, 40, 2)],
+    }
+    data = from_baskets(raw)
+    torch.manual_seed(seed)
+    model = PARSRec(PARSRecConfig(n_items=data.n_items, n_users=data.n_users, dim=16)).eval()
+    return register_parsrec(registry.root, TrainResult(model, 1, {}), data, {"sess_prec@10": 0.1}, SEQ_VIEW)

@@ -14,7 +14,14 @@ from schemathesis.python.asgi import shutdown_lifespans
 
 from models.registry import ModelRegistry
 from serving.app import create_app
-from tests.serving.conftest import RedisProcess, export_version, free_port, settings_for, write_users
+from tests.serving.conftest import (
+    RedisProcess,
+    export_version,
+    free_port,
+    register_basket_version,
+    settings_for,
+    write_users,
+)
 from tests.serving.lens_fixtures import promote_tiny_lens
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -30,6 +37,7 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         version = export_version(registry, tmp)
         registry.promote(version)
         promote_tiny_lens(registry)  # the next_basket family's champion (POST /next-basket)
+        registry.promote(register_basket_version(registry))  # POST /basket/complete's family
         write_users(rp.port)
         app = create_app(settings_for(rp.port, registry.root))
         yield schemathesis.openapi.from_asgi("/openapi.json", app)  # schemathesis runs the app's lifespan
