@@ -76,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--epochs", type=float, default=3.0, help="store-A training epochs (also scratch on B)")
     p.add_argument("--finetune-epochs", type=float, default=3.0)
     p.add_argument("--max-steps", type=int, default=400)
+    p.add_argument("--batch", type=int, default=32)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--name", default="journeys")
     p.add_argument("--quick", action="store_true", help="tiny sizes (a smoke run, not a result)")
@@ -106,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     _log(f"pause mapping vs ground truth: {out['pause_mapping']}")
     toks = {kind: train_tokenizer(kind, train_a, a.bpe_vocab) for kind in ("bpe", "code")}
     out["tokens_per_journey"] = {k: float(np.mean([len(t.encode(w)) for w in train_a])) for k, t in toks.items()}
-    st = TrainSettings(epochs=a.epochs, max_steps=a.max_steps)
+    st = TrainSettings(epochs=a.epochs, max_steps=a.max_steps, batch=a.batch)
     rows: list[dict[str, Any]] = []
     pretrained: tuple[JourneyNet, JourneyModelConfig] | None = None
     for seed in a.seeds:

@@ -59,9 +59,12 @@ class _Scorer(nn.Module):
 
 
 def export_torchscript(
-    model: SequentialRecommender, path: str | Path | None = None
+    model: SequentialRecommender | nn.Module, path: str | Path | None = None
 ) -> torch.jit.ScriptModule:
-    """Script ``model`` (a CPU copy, eval mode) and save it to ``path`` when given; returns the scripted module."""
+    """Script ``model`` (a CPU copy, eval mode) and save it to ``path`` when given; returns the scripted module.
+
+    A recommender is exported as its ``score_all``; any other scriptable module (the journey generators of
+    :mod:`models.journey_gpt`, with their exported ``step``) is scripted as it is."""
     model = model.eval()
     params = list(model.parameters()) + list(model.buffers())
     if params and params[0].device.type != "cpu":
@@ -70,7 +73,8 @@ def export_torchscript(
         warnings.filterwarnings("ignore", message=".*TorchScript.*", category=DeprecationWarning)
         warnings.filterwarnings("ignore", message=".*torch.jit.*", category=DeprecationWarning)
         warnings.filterwarnings("ignore", category=FutureWarning)
-        scripted = torch.jit.script(_Scorer(model).eval())
+        module = _Scorer(model) if isinstance(model, SequentialRecommender) else model
+        scripted = torch.jit.script(module.eval())
         if path is not None:
             torch.jit.save(scripted, str(path))
     return scripted

@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "retrain": "Scheduled retraining: train, compare with the champion, promote if better.",
     "bench": "Benchmarks (features, serve, pipeline, train, simulator); results go to bench/results/.",
     "demo": "The whole loop end to end on local processes (what 'make demo' runs).",
+    "journeys": "In-store journeys: train the GPT (stores A, B), generate journeys into the landing folder, layout what-if.",
 }
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from models.registry import ModelVersion
+from serving import journeys_loader, routes_journeys
 from serving.settings import ServingSettings
 
 
@@ -26,4 +27,6 @@ class Family:
     router: APIRouter
 
 
-FAMILIES: tuple[Family, ...] = ()
+FAMILIES: tuple[Family, ...] = (
+    Family("journeys", journeys_loader.make_loader, routes_journeys.router),
+)
