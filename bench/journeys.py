@@ -16,7 +16,7 @@ import copy
 import json
 import platform
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -54,7 +54,13 @@ def _summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for name in dict.fromkeys(r["model"] for r in rows):
         runs = [r for r in rows if r["model"] == name]
         entry: dict[str, Any] = {"model": name, "seeds": [r["seed"] for r in runs]}
-        for key in ("js_trajectory", "js_purchase", "invalid_step_share", "mean_points", "purchases_per_journey"):
+        for key in (
+            "js_trajectory",
+            "js_purchase",
+            "invalid_step_share",
+            "mean_points",
+            "purchases_per_journey",
+        ):
             vals = [r["metrics"][key] for r in runs]
             entry[key] = round(float(np.mean(vals)), 6)
             entry[f"{key}_std"] = round(float(np.std(vals)), 6)
@@ -68,7 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--test", type=int, default=300)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--sizes", type=int, nargs="+", default=[8, 64, 512, 2048])
-    p.add_argument("--source", default="auto", help="basket source: auto (Ta-Feng if present), simulator, ...")
+    p.add_argument(
+        "--source", default="auto", help="basket source: auto (Ta-Feng if present), simulator, ..."
+    )
     p.add_argument("--d", type=int, default=64)
     p.add_argument("--layers", type=int, default=2)
     p.add_argument("--heads", type=int, default=2)
@@ -106,13 +114,19 @@ def main(argv: list[str] | None = None) -> int:
                             "B": mapping_quality(cb.layout, cb.journeys[: a.test], enc)}  # fmt: skip
     _log(f"pause mapping vs ground truth: {out['pause_mapping']}")
     toks = {kind: train_tokenizer(kind, train_a, a.bpe_vocab) for kind in ("bpe", "code")}
-    out["tokens_per_journey"] = {k: float(np.mean([len(t.encode(w)) for w in train_a])) for k, t in toks.items()}
+    out["tokens_per_journey"] = {
+        k: float(np.mean([len(t.encode(w)) for w in train_a])) for k, t in toks.items()
+    }
     st = TrainSettings(epochs=a.epochs, max_steps=a.max_steps, batch=a.batch)
     rows: list[dict[str, Any]] = []
     pretrained: tuple[JourneyNet, JourneyModelConfig] | None = None
-    for seed in a.seeds:
-        for name, arch, kind in (("gpt-bpe", "gpt", "bpe"), ("lstm-bpe", "lstm", "bpe"), ("gpt-code", "gpt", "code")):
-            if name == "gpt-code" and seed != a.seeds[0]:
+    for i, seed in enumerate(a.seeds):
+        for name, arch, kind in (
+            ("gpt-bpe", "gpt", "bpe"),
+            ("lstm-bpe", "lstm", "bpe"),
+            ("gpt-code", "gpt", "code"),
+        ):
+            if name == "gpt-code" and i > 0:
                 continue  # the tokenizer ablation runs on the first seed only (CPU budget)
             torch.manual_seed(seed)
             tok = toks[kind]
@@ -123,18 +137,21 @@ def main(argv: list[str] | None = None) -> int:
             rows.append({"model": name, "seed": seed, "train": fit, "metrics": metrics,
                          "params": sum(p.numel() for p in model.parameters())})  # fmt: skip
             _log(f"{name} seed {seed}: {metrics}")
-            if name == "gpt-bpe" and seed == a.seeds[0]:
+            if name == "gpt-bpe" and i == 0:
                 pretrained = (model, cfg)
                 _heatmaps(ca.layout, test_a, gen, RESULTS / f"{a.name}_heatmap_A.png")
+            out["runs"], out["table"] = rows, _summary(rows)
+            save()
         mc = MarkovChain().fit(train_a)
         gen = [prompt_of(w) + mc.generate(prompt_of(w), seed + k) for k, w in enumerate(test_a)]
         metrics = compare(ca.layout, journey_stats(ca.layout, test_a, 7), journey_stats(ca.layout, gen, 7))
         rows.append({"model": "markov", "seed": seed, "metrics": metrics})
         out["runs"], out["table"] = rows, _summary(rows)
         save()
-    assert pretrained is not None
-    out["transfer"] = _transfer(a, cb.layout, toks["bpe"], pretrained, train_b, test_b, st)
-    save()
+        if i == 0:  # the transfer curve right after the first seed, so a bounded run still has it
+            assert pretrained is not None
+            out["transfer"] = _transfer(a, cb.layout, toks["bpe"], pretrained, train_b, test_b, st, save, out)
+            save()
     _log(f"done in {out['seconds']} s -> {path}")
     return 0
 
@@ -147,11 +164,14 @@ def _transfer(
     train_b: list[list[str]],
     test_b: list[list[str]],
     st: TrainSettings,
+    save: Callable[[], None],
+    out: dict[str, Any],
 ) -> dict[str, Any]:
     """Fine-tune the store-A GPT on n store-B journeys vs a fresh GPT trained on the same n (same tokenizer)."""
     base, cfg = pretrained
     zero, _ = evaluate_model(layout, base, tok, test_b, 0)
     points: list[dict[str, Any]] = []
+    out["transfer"] = {"zero_shot": zero, "points": points, "tokenizer": "BPE trained on store A"}
     for n in a.sizes:
         enc = [tok.encode(w) for w in train_b[:n]]
         tuned = copy.deepcopy(base)
@@ -163,6 +183,7 @@ def _transfer(
                  "scratch": evaluate_model(layout, fresh, tok, test_b, 0)[0], "scratch_train": sc}  # fmt: skip
         _log(f"transfer n={n}: finetune {point['finetune']} scratch {point['scratch']}")
         points.append(point)
+        save()
     return {"zero_shot": zero, "points": points, "tokenizer": "BPE trained on store A"}
 
 

@@ -81,7 +81,7 @@ def train_model(
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         sched.step()
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
         if log and (s + 1) % max(1, steps // 5) == 0:
             log(f"step {s + 1}/{steps} loss {np.mean(losses[-20:]):.3f}")
     model.eval()
