@@ -42,13 +42,20 @@ def write_artifacts(
         files[sid] = model_file(sid, k == 0)
         export_torchscript(model.cpu().eval(), out / files[sid])
     (out / VOCAB_FILE).write_text(json.dumps(tok.to_dict()))
-    side = {"stores": {sid: {"prompts": [list(p) for p in prompts[sid]]} for sid in models}, "catalog": catalog}
+    side = {
+        "stores": {sid: {"prompts": [list(p) for p in prompts[sid]]} for sid in models},
+        "catalog": catalog,
+    }
     (out / EXTRA_FILE).write_text(json.dumps(side))
     return files
 
 
 def register(
-    registry: ModelRegistry, out: Path, files: Mapping[str, str], cfg: JourneyModelConfig, metrics: Mapping[str, Any]
+    registry: ModelRegistry,
+    out: Path,
+    files: Mapping[str, str],
+    cfg: JourneyModelConfig,
+    metrics: Mapping[str, Any],
 ) -> str:
     manifest = {
         "model_name": f"journey-{cfg.arch}",

@@ -21,7 +21,7 @@ from omniseq.data.journey_encoding import BUY, zone_near
 from omniseq.data.store_layout import CELL_M, Cell, StoreLayout, decode_code
 
 
-def js_divergence(p: Sequence[float], q: Sequence[float]) -> float:
+def js_divergence(p: Sequence[float] | np.ndarray, q: Sequence[float] | np.ndarray) -> float:
     """Jensen-Shannon divergence (log base 2) between two histograms (normalised here; zero bins allowed)."""
     a, b = np.asarray(p, dtype=float), np.asarray(q, dtype=float)
     if a.shape != b.shape or a.sum() <= 0 or b.sum() <= 0 or (a < 0).any() or (b < 0).any():
@@ -94,7 +94,9 @@ def compare(layout: StoreLayout, real: JourneyStats, generated: JourneyStats) ->
     """JS divergences of trajectories and purchases, validity, mean length (generated vs real)."""
     out = {
         "js_trajectory": js_divergence(real.visits, generated.visits) if generated.visits.sum() else 1.0,
-        "js_purchase": js_divergence(real.purchases, generated.purchases) if generated.purchases.sum() else 1.0,
+        "js_purchase": js_divergence(real.purchases, generated.purchases)
+        if generated.purchases.sum()
+        else 1.0,
         "invalid_step_share": generated.invalid_share,
         "real_invalid_step_share": real.invalid_share,
         "mean_points": float(np.mean(generated.lengths)) if generated.lengths else 0.0,

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from models.journey_tokens import PAD_ID
-from models.layers import TransformerEncoder
+from models.layers import TransformerBlock, TransformerEncoder
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,9 @@ class JourneyGPT(nn.Module):
         self.tok = nn.Embedding(cfg.vocab_size, cfg.d, padding_idx=PAD_ID)
         self.pos = nn.Embedding(cfg.max_len, cfg.d)
         self.drop = nn.Dropout(cfg.dropout)
-        self.encoder = TransformerEncoder(cfg.d, cfg.heads, cfg.layers, cfg.dropout, causal=True, ffn_mult=4, gelu=True)
+        self.encoder = TransformerEncoder(
+            cfg.d, cfg.heads, cfg.layers, cfg.dropout, causal=True, ffn_mult=4, gelu=True
+        )
         self.head = nn.Linear(cfg.d, cfg.vocab_size, bias=False)
         nn.init.normal_(self.tok.weight, std=0.02)
         nn.init.normal_(self.pos.weight, std=0.02)
@@ -66,7 +68,9 @@ class JourneyGPT(nn.Module):
 
     @torch.jit.export
     def empty_cache(self, batch: int) -> tuple[Tensor, Tensor]:
-        z = torch.zeros(self.n_layers, batch, self.heads, 0, self.d // self.heads, device=self.pos.weight.device)
+        z = torch.zeros(
+            self.n_layers, batch, self.heads, 0, self.d // self.heads, device=self.pos.weight.device
+        )
         return z, z.clone()
 
     @torch.jit.export
@@ -79,7 +83,8 @@ class JourneyGPT(nn.Module):
         allowed = torch.ones(t, past + t, dtype=torch.bool, device=tokens.device).tril(past)
         new_k: list[Tensor] = []
         new_v: list[Tensor] = []
-        for i, block in enumerate(self.encoder.blocks):
+        for i, blk in enumerate(self.encoder.blocks):
+            block: TransformerBlock = blk  # type: ignore[assignment]
             qkv = block.attn.qkv(block.ln1(x)).view(b, t, 3, self.heads, dh).permute(2, 0, 3, 1, 4)
             keys = torch.cat([k[i], qkv[1]], dim=2)
             values = torch.cat([v[i], qkv[2]], dim=2)

@@ -29,7 +29,9 @@ def zone_grid(layout: StoreLayout, per_zone: np.ndarray) -> np.ndarray:
     return grid
 
 
-def heatmap_png(layout: StoreLayout, panels: Sequence[tuple[str, np.ndarray]], path: str | Path, title: str) -> Path:
+def heatmap_png(
+    layout: StoreLayout, panels: Sequence[tuple[str, np.ndarray]], path: str | Path, title: str
+) -> Path:
     """One panel per ``(caption, grid)`` in a row; panels of the same kind share a colour scale per column pair."""
     import matplotlib
 

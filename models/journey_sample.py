@@ -59,7 +59,9 @@ def sample_journeys(
     out = []
     for k, (prompt, ids) in enumerate(zip(chosen, cont, strict=True)):
         words = prompt + tok.decode(ids)
-        out.append(_journey(layout, words, catalog, rng, f"gen-{layout.store_id}-{seed}-{k}", ts_ms + k * 60_000))
+        out.append(
+            _journey(layout, words, catalog, rng, f"gen-{layout.store_id}-{seed}-{k}", ts_ms + k * 60_000)
+        )
     return out
 
 

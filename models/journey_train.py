@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from omniseq.data.journey_encoding import BUY
 from models.journey_gpt import JourneyModelConfig, JourneyNet, build_journey_model
 from models.journey_tokens import BOS_ID, EOS_ID, PAD_ID, JourneyTokenizer, tokenizer_from_dict
+from omniseq.data.journey_encoding import BUY
 
 PROMPT_POINTS = 7
 
@@ -177,7 +177,9 @@ class MarkovChain:
         return words
 
 
-def save_journey_model(path: str | Path, model: JourneyNet, cfg: JourneyModelConfig, tok: JourneyTokenizer) -> None:
+def save_journey_model(
+    path: str | Path, model: JourneyNet, cfg: JourneyModelConfig, tok: JourneyTokenizer
+) -> None:
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     torch.save({"config": cfg.to_dict(), "tokenizer": tok.to_dict(), "state_dict": state}, str(path))
 

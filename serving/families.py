@@ -27,6 +27,4 @@ class Family:
     router: APIRouter
 
 
-FAMILIES: tuple[Family, ...] = (
-    Family("journeys", journeys_loader.make_loader, routes_journeys.router),
-)
+FAMILIES: tuple[Family, ...] = (Family("journeys", journeys_loader.make_loader, routes_journeys.router),)

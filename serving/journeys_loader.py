@@ -17,7 +17,9 @@ def load_journeys(mv: ModelVersion) -> JourneyBundle:
         stores = mv.manifest["input_spec"]["stores"]
         bundle = load_bundle(mv.path, mv.version, str(mv.manifest["model_name"]), stores)
         for sid, module in bundle.modules.items():
-            sample_journeys(module, bundle.tokenizer, bundle.layouts[sid], bundle.prompts[sid], bundle.catalog, 1, 0)
+            sample_journeys(
+                module, bundle.tokenizer, bundle.layouts[sid], bundle.prompts[sid], bundle.catalog, 1, 0
+            )
     except Exception as exc:  # any broken file, key or module is a failed load, never a crash of the server
         raise ModelLoadError(f"journeys version {mv.version}: {type(exc).__name__}: {exc}") from exc
     return bundle

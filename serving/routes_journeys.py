@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException
 from starlette.concurrency import run_in_threadpool
 
+from models.journey_bundle import JourneyBundle
 from models.journey_sample import sample_journeys
 from serving.dependencies import Services, get_services
 from serving.journeys_schemas import SimulateRequest, SimulateResponse
@@ -25,7 +26,8 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 )
 async def simulate(req: SimulateRequest, services: ServicesDep) -> SimulateResponse:
     manager = services.family(FAMILY)
-    bundle = manager.cached(None) or await run_in_threadpool(manager.resolve, None)
+    cached = manager.cached(None)
+    bundle: JourneyBundle = cached if cached is not None else await run_in_threadpool(manager.resolve, None)
     if req.store_id not in bundle.modules:
         raise HTTPException(404, f"the journeys model has no store {req.store_id!r}")
     journeys = await run_in_threadpool(
@@ -39,5 +41,9 @@ async def simulate(req: SimulateRequest, services: ServicesDep) -> SimulateRespo
         req.seed,
     )
     return SimulateResponse.model_validate(
-        {"store_id": req.store_id, "model_version": bundle.version, "journeys": [j.to_dict() for j in journeys]}
+        {
+            "store_id": req.store_id,
+            "model_version": bundle.version,
+            "journeys": [j.to_dict() for j in journeys],
+        }
     )

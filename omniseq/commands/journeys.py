@@ -23,11 +23,15 @@ HELP = "In-store journeys: train the GPT (stores A, B), generate journeys into t
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", required=True)
-    tr = sub.add_parser("train", help="simulate, train on store A, fine-tune on B, register family 'journeys'")
+    tr = sub.add_parser(
+        "train", help="simulate, train on store A, fine-tune on B, register family 'journeys'"
+    )
     tr.add_argument("--n-a", type=int, default=1000, help="store-A training journeys")
     tr.add_argument("--n-b", type=int, default=256, help="store-B fine-tuning journeys")
     tr.add_argument("--steps", type=int, default=200, help="at most this many training steps per model")
-    tr.add_argument("--source", default="auto", help="basket source (auto: Ta-Feng if present, else simulator)")
+    tr.add_argument(
+        "--source", default="auto", help="basket source (auto: Ta-Feng if present, else simulator)"
+    )
     tr.add_argument("--d", type=int, default=64)
     tr.add_argument("--layers", type=int, default=2)
     tr.add_argument("--heads", type=int, default=2)
@@ -36,7 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     ge.add_argument("--store", required=True, choices=("A", "B"))
     ge.add_argument("--n", type=int, default=1000)
     ge.add_argument("--out", type=Path, default=None, help="JSON-lines folder (default: <run_dir>/journeys)")
-    ge.add_argument("--landing", type=Path, default=None, help="in-store landing folder (default: pipeline's)")
+    ge.add_argument(
+        "--landing", type=Path, default=None, help="in-store landing folder (default: pipeline's)"
+    )
     ge.add_argument("--no-drop", action="store_true", help="write the journeys only, no Parquet drop")
     ge.add_argument("--version", default=None, help="a registered journeys version (default: the champion)")
     wi = sub.add_parser("whatif", help="move a zone (swap two categories) and compare heatmaps")
@@ -93,14 +99,21 @@ def _train(args: argparse.Namespace) -> int:
     fit_b = train_model(model_b, [tok.encode(w) for w in cb.words], replace(st, epochs=3, lr=5e-4), print)
     metrics: dict[str, Any] = {"train_A": fit_a, "train_B": fit_b, "source": source}
     for sid, model, corpus in (("A", model_a, ca), ("B", model_b, cb)):
-        held = corpus.words[-min(100, len(corpus.words)) :]  # in-sample check only: the bench measures held-out
-        prompts = [prompt_of(w) for w in held]
-        gen = [p + tok.decode(c) for p, c in zip(prompts, generate(model, [tok.encode(p) for p in prompts]), strict=True)]
+        held = corpus.words[
+            -min(100, len(corpus.words)) :
+        ]  # in-sample check only: the bench measures held-out
+        starts = [prompt_of(w) for w in held]
+        gen = [
+            p + tok.decode(c)
+            for p, c in zip(starts, generate(model, [tok.encode(p) for p in starts]), strict=True)
+        ]
         metrics[f"in_sample_{sid}"] = compare(corpus.layout, journey_stats(corpus.layout, held, 7),
                                               journey_stats(corpus.layout, gen, 7))  # fmt: skip
     prompts = {"A": [prompt_of(w) for w in ca.words[:500]], "B": [prompt_of(w) for w in cb.words[:500]]}
     with tempfile.TemporaryDirectory(prefix="omniseq-journeys-") as tmp:
-        files = write_artifacts(Path(tmp), {"A": model_a, "B": model_b}, tok, prompts, catalog(ca.journeys + cb.journeys))
+        files = write_artifacts(
+            Path(tmp), {"A": model_a, "B": model_b}, tok, prompts, catalog(ca.journeys + cb.journeys)
+        )
         registry = _registry(args)
         version = register(registry, Path(tmp), files, cfg, metrics)
     print(f"registered {version} (family journeys): {json.dumps(metrics, default=str)[:400]}")
@@ -123,7 +136,9 @@ def _load(args: argparse.Namespace) -> Any:
     mv = registry.get(args.version) if args.version else registry.champion(FAMILY)
     if mv is None:
         raise LookupError("no journeys model: run 'omniseq journeys train' first")
-    return load_bundle(mv.path, mv.version, str(mv.manifest["model_name"]), mv.manifest["input_spec"]["stores"])
+    return load_bundle(
+        mv.path, mv.version, str(mv.manifest["model_name"]), mv.manifest["input_spec"]["stores"]
+    )
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -171,7 +186,9 @@ def _whatif(args: argparse.Namespace) -> int:
         stats.append(journey_stats(layout, corpus.words))
     panels = [("visits: as is", region_grid(base, stats[0].visits)), ("visits: moved", region_grid(moved, stats[1].visits)),
               ("purchases: as is", zone_grid(base, stats[0].purchases)), ("purchases: moved", zone_grid(moved, stats[1].purchases))]  # fmt: skip
-    png = heatmap_png(base, panels, args.png, f"store {args.store}: {args.swap[0]} <-> {args.swap[1]} ({args.n} shoppers)")
+    png = heatmap_png(
+        base, panels, args.png, f"store {args.store}: {args.swap[0]} <-> {args.swap[1]} ({args.n} shoppers)"
+    )
     report = {
         "store": args.store, "swap": args.swap, "n": args.n, "seed": args.seed, "source": source,
         "js_visits_as_is_vs_moved": round(js_divergence(stats[0].visits, stats[1].visits), 6),

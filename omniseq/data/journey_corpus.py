@@ -38,7 +38,7 @@ def simulate_corpus(
     skip: int = 0,
     root: str | Path | None = None,
     layout: StoreLayout | None = None,
-    enc: EncodingConfig = EncodingConfig(),
+    enc: EncodingConfig | None = None,
 ) -> Corpus:
     """Journeys ``skip .. skip+n-1`` of a store (baskets ``skip..`` of ``source``), simulated and encoded."""
     lay = layout or store(store_id)
@@ -47,6 +47,7 @@ def simulate_corpus(
     for _ in range(skip):
         next(baskets)
     journeys = list(sim.stream(baskets, n, start=skip))
+    enc = enc or EncodingConfig()
     return Corpus(lay, journeys, [encode_journey(lay, j, enc)[0] for j in journeys])
 
 

@@ -44,7 +44,9 @@ class DetectedPause:
     purchase: bool = False
 
 
-def detect_pauses(t: np.ndarray, xy: np.ndarray, cfg: EncodingConfig = EncodingConfig()) -> list[DetectedPause]:
+def detect_pauses(
+    t: np.ndarray, xy: np.ndarray, cfg: EncodingConfig = EncodingConfig()
+) -> list[DetectedPause]:
     """Pauses of one track (time order), from DBSCAN clusters that last ``min_pause_s`` or more."""
     if len(t) < cfg.min_samples:
         return []
@@ -114,7 +116,9 @@ def journey_words(
     return words
 
 
-def mapping_quality(layout: StoreLayout, journeys: Sequence[Journey], cfg: EncodingConfig) -> dict[str, float]:
+def mapping_quality(
+    layout: StoreLayout, journeys: Sequence[Journey], cfg: EncodingConfig
+) -> dict[str, float]:
     """Detected pauses vs the simulator's ground truth: pause recall / precision (time overlap), zone accuracy
     of matched pauses, and purchase precision / recall at zone level (per journey, zone sets)."""
     n_true = n_det = matched = zone_ok = 0
@@ -126,7 +130,8 @@ def mapping_quality(layout: StoreLayout, journeys: Sequence[Journey], cfg: Encod
         used: set[int] = set()
         for truth in j.pauses:
             hit = next(
-                (k for k, p in enumerate(pauses) if k not in used and p.t0 <= truth.t1 and truth.t0 <= p.t1), None
+                (k for k, p in enumerate(pauses) if k not in used and p.t0 <= truth.t1 and truth.t0 <= p.t1),
+                None,
             )
             if hit is None:
                 continue

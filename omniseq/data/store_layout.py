@@ -152,7 +152,16 @@ class StoreLayout:
         return any(not self.walkable(cell) for cell in line_cells(a, b))
 
 
-_STEPS: Final[tuple[tuple[int, int], ...]] = ((1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (1, -1), (-1, 1), (-1, -1))
+_STEPS: Final[tuple[tuple[int, int], ...]] = (
+    (1, 0),
+    (-1, 0),
+    (0, 1),
+    (0, -1),
+    (1, 1),
+    (1, -1),
+    (-1, 1),
+    (-1, -1),
+)
 
 
 def line_cells(a: Cell, b: Cell) -> list[Cell]:

@@ -163,7 +163,11 @@ class StoreSimulator:
         return stops
 
     def _walk(
-        self, rng: np.random.Generator, stops: list[tuple[int, PauseKind]], speed: float, wanted: dict[int, list[str]]
+        self,
+        rng: np.random.Generator,
+        stops: list[tuple[int, PauseKind]],
+        speed: float,
+        wanted: dict[int, list[str]],
     ) -> tuple[list[tuple[float, Cell]], list[Pause]]:
         """The piecewise-linear track as (time, cell) knots, and the pauses taken along it."""
         cfg, lay = self.cfg, self.layout
@@ -186,7 +190,11 @@ class StoreSimulator:
                     track.append((track[-1][0] + step / v, cell))
             if i == len(goals) - 1:
                 break
-            lo, hi = {"purchase": cfg.purchase_pause_s, "look": cfg.look_pause_s, "checkout": cfg.checkout_pause_s}[kind]
+            lo, hi = {
+                "purchase": cfg.purchase_pause_s,
+                "look": cfg.look_pause_s,
+                "checkout": cfg.checkout_pause_s,
+            }[kind]
             t0 = track[-1][0]
             t1 = t0 + float(rng.uniform(lo, hi))
             items = tuple(wanted.pop(z, [])) if kind == "purchase" else ()

@@ -24,7 +24,9 @@ def test_js_divergence_hand_computed() -> None:
     # P=(.5,.5), Q=(1,0): M=(.75,.25); KL(P||M)=.5 log2(2/3)+.5 log2 2, KL(Q||M)=log2(4/3)
     want = 0.5 * (0.5 * math.log2(2 / 3) + 0.5) + 0.5 * math.log2(4 / 3)
     assert js_divergence([1, 1], [2, 0]) == pytest.approx(want) == pytest.approx(0.311278, abs=1e-6)
-    assert js_divergence([0.2, 0.3, 0.5], [0.5, 0.3, 0.2]) == pytest.approx(js_divergence([5, 3, 2], [2, 3, 5]))
+    assert js_divergence([0.2, 0.3, 0.5], [0.5, 0.3, 0.2]) == pytest.approx(
+        js_divergence([5, 3, 2], [2, 3, 5])
+    )
     for p, q in (([1, 0], [1, 0, 0]), ([0, 0], [1, 1]), ([-1, 2], [1, 1])):
         with pytest.raises(ValueError):
             js_divergence(p, q)
@@ -66,8 +68,12 @@ def test_gpt_loss_falls_on_a_tiny_set() -> None:
     torch.manual_seed(0)
     words = _corpus()
     tok = train_tokenizer("code", words)
-    model = build_journey_model(JourneyModelConfig("gpt", tok.vocab_size, d=32, layers=2, heads=2, max_len=32))
-    fit = train_model(model, [tok.encode(w) for w in words], TrainSettings(min_steps=80, max_steps=80, batch=8, lr=3e-3))
+    model = build_journey_model(
+        JourneyModelConfig("gpt", tok.vocab_size, d=32, layers=2, heads=2, max_len=32)
+    )
+    fit = train_model(
+        model, [tok.encode(w) for w in words], TrainSettings(min_steps=80, max_steps=80, batch=8, lr=3e-3)
+    )
     assert fit["last_loss"] < 0.6 * fit["first_loss"]
     prompts = [prompt_of(w) for w in words[:4]]
     out = generate(model, [tok.encode(p) for p in prompts], seed=0, top_k=1)
@@ -95,7 +101,9 @@ def test_step_cache_and_torchscript_parity(arch: str) -> None:
 def test_markov_chain_only_makes_seen_moves() -> None:
     words = _corpus()
     mc = MarkovChain().fit(words)
-    seen = {(a, b) for w in words for a, b in zip(MarkovChain.states(w), MarkovChain.states(w)[1:], strict=False)}
+    seen = {
+        (a, b) for w in words for a, b in zip(MarkovChain.states(w), MarkovChain.states(w)[1:], strict=False)
+    }
     for k, w in enumerate(words):
         gen = MarkovChain.states(prompt_of(w) + mc.generate(prompt_of(w), seed=k))
         assert all(pair in seen for pair in zip(gen, gen[1:], strict=False))
