@@ -88,7 +88,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--name", default="journeys")
     p.add_argument("--quick", action="store_true", help="tiny sizes (a smoke run, not a result)")
+    p.add_argument("--no-transfer", action="store_true", help="only the store-A table")
+    p.add_argument("--merge", nargs="+", default=None, metavar="NAME",
+                   help="fold the runs of results NAME.json (same settings, other seeds) into --name's table")  # fmt: skip
     a = p.parse_args(argv)
+    if a.merge:
+        return merge(RESULTS / f"{a.name}.json", [RESULTS / f"{m}.json" for m in a.merge])
     if a.quick:
         a.train_a, a.test, a.seeds, a.sizes, a.max_steps = 120, 40, [0], [8, 32], 20
     torch.set_num_threads(a.threads)
@@ -105,9 +110,10 @@ def main(argv: list[str] | None = None) -> int:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(out, indent=2))
 
-    _log(f"simulating store A ({a.train_a + a.test}) and B ({max(a.sizes) + a.test}) from {source} baskets")
+    n_b = a.test if a.no_transfer else max(a.sizes) + a.test
+    _log(f"simulating store A ({a.train_a + a.test}) and B ({n_b}) from {source} baskets")
     ca = simulate_corpus("A", a.train_a + a.test, source=source)
-    cb = simulate_corpus("B", max(a.sizes) + a.test, source=source, skip=a.train_a + a.test)
+    cb = simulate_corpus("B", n_b, source=source, skip=a.train_a + a.test)
     train_a, test_a = ca.words[: a.train_a], ca.words[a.train_a :]
     train_b, test_b = cb.words[a.test :], cb.words[: a.test]
     out["pause_mapping"] = {"A": mapping_quality(ca.layout, ca.journeys[a.train_a :], enc),
@@ -126,8 +132,8 @@ def main(argv: list[str] | None = None) -> int:
             ("lstm-bpe", "lstm", "bpe"),
             ("gpt-code", "gpt", "code"),
         ):
-            if name == "gpt-code" and i > 0:
-                continue  # the tokenizer ablation runs on the first seed only (CPU budget)
+            if name == "gpt-code" and (i > 0 or a.no_transfer):
+                continue  # tokenizer ablation: first seed of the main run only (CPU budget)
             torch.manual_seed(seed)
             tok = toks[kind]
             cfg = JourneyModelConfig(arch, tok.vocab_size, a.d, a.layers, a.heads, max_len=256)
@@ -148,11 +154,32 @@ def main(argv: list[str] | None = None) -> int:
         rows.append({"model": "markov", "seed": seed, "metrics": metrics})
         out["runs"], out["table"] = rows, _summary(rows)
         save()
-        if i == 0:  # the transfer curve right after the first seed, so a bounded run still has it
+        if (
+            i == 0 and not a.no_transfer
+        ):  # the transfer curve right after the first seed, so a bounded run still has it
             assert pretrained is not None
             out["transfer"] = _transfer(a, cb.layout, toks["bpe"], pretrained, train_b, test_b, st, save, out)
             save()
     _log(f"done in {out['seconds']} s -> {path}")
+    return 0
+
+
+def merge(target: Path, others: list[Path]) -> int:
+    """Add other runs' rows (same data and model settings, other seeds) to ``target`` and recompute its table."""
+    out = json.loads(target.read_text())
+    keys = ("train_a", "test", "d", "layers", "heads", "max_steps", "batch", "epochs", "bpe_vocab", "source")
+    for path in others:
+        other = json.loads(path.read_text())
+        if any(other["args"][k] != out["args"][k] for k in keys):
+            raise SystemExit(f"{path}: different settings, not merged")
+        seen = {(r["model"], r["seed"]) for r in out["runs"]}
+        out["runs"] += [r for r in other["runs"] if (r["model"], r["seed"]) not in seen]
+        out.setdefault("merged", []).append({"file": path.name, "seconds": other["seconds"]})
+    out["runs"].sort(key=lambda r: (r["seed"], r["model"]))
+    out["table"] = _summary(out["runs"])
+    out["args"]["seeds"] = sorted({r["seed"] for r in out["runs"]})
+    target.write_text(json.dumps(out, indent=2))
+    _log(f"merged {[p.name for p in others]} into {target.name}: seeds {out['args']['seeds']}")
     return 0
 
 

@@ -139,6 +139,13 @@ def _journeys(d: dict[str, Any]) -> str:
     png = RESULTS / f"{d['name']}_heatmap_A.png"
     if png.is_file():
         lines += ["", f"![store A heatmaps](bench/results/{png.name})"]
+    whatif = _load("journeys_whatif")
+    if whatif:
+        a, b = whatif["swap"]
+        lines += ["", f"Layout what-if (`omniseq journeys whatif --store {whatif['store']} --swap {a} {b} "
+                  f"--n {whatif['n']}`, simulator): JS of visits as is vs moved {whatif['js_visits_as_is_vs_moved']:.4f}, "
+                  f"points per journey {whatif['mean_points'][0]} -> {whatif['mean_points'][1]}.",
+                  "", "![layout what-if](bench/results/journeys_whatif.png)"]  # fmt: skip
     return "\n".join(lines)
 
 
