@@ -21,7 +21,7 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 @router.post(
     "/journeys/simulate",
     response_model=SimulateResponse,
-    responses={c: {"model": ErrorResponse} for c in (404, 422, 503)},
+    responses={c: {"model": ErrorResponse} for c in (400, 404, 413, 422, 503)},
     summary="Generate in-store journeys (trajectory codes and purchases) for a store",
 )
 async def simulate(req: SimulateRequest, services: ServicesDep) -> SimulateResponse:

@@ -15,6 +15,7 @@ from schemathesis.python.asgi import shutdown_lifespans
 from models.registry import ModelRegistry
 from serving.app import create_app
 from tests.serving.conftest import RedisProcess, export_version, free_port, settings_for, write_users
+from tests.serving.journeys_helpers import register_journeys
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -28,6 +29,7 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         registry = ModelRegistry(tmp / "registry")
         version = export_version(registry, tmp)
         registry.promote(version)
+        register_journeys(registry.root, tmp)  # the journeys family's champion (POST /journeys/simulate)
         write_users(rp.port)
         app = create_app(settings_for(rp.port, registry.root))
         yield schemathesis.openapi.from_asgi("/openapi.json", app)  # schemathesis runs the app's lifespan
