@@ -23,7 +23,6 @@ from torch import Tensor, nn
 
 from models.base import ModelConfig, SequentialRecommender
 from models.inputs import InputSpec
-from models.lens import LENS
 from models.parsrec import PARSRec
 from models.zoo import build_model
 
@@ -103,19 +102,18 @@ class _BasketScorer(nn.Module):
         return self.model(users, history, basket)
 
 
-Exportable = SequentialRecommender | LENS | PARSRec
-
-
-def _exported_module(model: Exportable) -> nn.Module:
-    """What is scripted for ``model``: the model itself where it defines its own serving forward, else a scorer."""
-    if isinstance(model, LENS):
-        return model
+def _exported_module(model: nn.Module) -> nn.Module:
+    """What is scripted for ``model``: a scorer for a next-item recommender, PARSRec's basket scorer, and any other
+    scriptable module that defines its own serving forward (LENS, the journey generators of
+    :mod:`models.journey_gpt` with their exported ``step``) as it is."""
     if isinstance(model, PARSRec):
         return _BasketScorer(model)
+    if not isinstance(model, SequentialRecommender):
+        return model
     return (_RetrievalScorer if _has_retrieval_halves(model) else _Scorer)(model)
 
 
-def export_torchscript(model: Exportable, path: str | Path | None = None) -> torch.jit.ScriptModule:
+def export_torchscript(model: nn.Module, path: str | Path | None = None) -> torch.jit.ScriptModule:
     """Script ``model`` (a CPU copy, eval mode) and save it to ``path`` when given; returns the scripted module."""
     model = model.eval()
     params = list(model.parameters()) + list(model.buffers())

@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "bench": "Benchmarks (features, serve, pipeline, train, simulator); results go to bench/results/.",
     "demo": "The whole loop end to end on local processes (what 'make demo' runs).",
     "lens": "LENS next basket: train + register, behaviour anomalies, out-of-stock alerts (Parquet offline store).",
+    "journeys": "In-store journeys: train the GPT (stores A, B), generate journeys into the landing folder, layout what-if.",
 }
 
 

@@ -218,6 +218,71 @@ def render() -> str:
     return "\n".join(lines)
 
 
+JOURNEYS_BEGIN, JOURNEYS_END = "<!-- journeys:begin -->", "<!-- journeys:end -->"
+
+
+def _journeys(d: dict[str, Any]) -> str:
+    """The in-store journeys section (``omniseq bench journeys``): JS table, transfer curve, heatmap."""
+    a = d["args"]
+    lines = [
+        f"Run: `omniseq bench journeys {' '.join(_journeys_args(a))}` ({d['seconds']:.0f} s, "
+        f"{d['machine']['threads']} torch thread(s), shopping lists from {d['basket_source']} baskets); "
+        f"store A: {a['train_a']} training / {a['test']} held-out journeys; GPT d={a['d']}, {a['layers']} layers, "
+        f"{a['heads']} heads; at most {a['max_steps']} steps of batch {a['batch']} per model.",
+        "",
+        "Pause mapping (DBSCAN + layout + receipt) vs the simulator's ground truth, store A held-out: "
+        + ", ".join(f"{k} {v:.3f}" for k, v in d["pause_mapping"]["A"].items())
+        + ".",
+        "",
+        "| model (store A) | seeds | JS trajectory ↓ | JS purchase ↓ | invalid steps | points / journey |",
+        "|---|---|---|---|---|---|",
+    ]
+    real = d["runs"][0]["metrics"]
+    for r in d["table"]:
+        lines.append(
+            f"| {r['model']} | {len(r['seeds'])} | {r['js_trajectory']:.4f} ± {r['js_trajectory_std']:.4f} | "
+            f"{r['js_purchase']:.4f} ± {r['js_purchase_std']:.4f} | {r['invalid_step_share']:.3f} | "
+            f"{r['mean_points']:.1f} |"
+        )
+    lines.append(f"| held-out journeys (reference) | | 0 | 0 | {real['real_invalid_step_share']:.3f} | "
+                 f"{real['real_mean_points']:.1f} |")  # fmt: skip
+    tr = d.get("transfer")
+    if tr:
+        lines += ["", "| store-B journeys | fine-tuned from A: JS traj. / purch. | from scratch: JS traj. / purch. |",
+                  "|---|---|---|",
+                  f"| 0 (store-A model as is) | {tr['zero_shot']['js_trajectory']:.4f} / "
+                  f"{tr['zero_shot']['js_purchase']:.4f} | |"]  # fmt: skip
+        for pt in tr["points"]:
+            f, s = pt["finetune"], pt["scratch"]
+            lines.append(f"| {pt['n']} | {f['js_trajectory']:.4f} / {f['js_purchase']:.4f} | "
+                         f"{s['js_trajectory']:.4f} / {s['js_purchase']:.4f} |")  # fmt: skip
+    png = RESULTS / f"{d['name']}_heatmap_A.png"
+    if png.is_file():
+        lines += ["", f"![store A heatmaps](bench/results/{png.name})"]
+    whatif = _load("journeys_whatif")
+    if whatif:
+        a, b = whatif["swap"]
+        lines += ["", f"Layout what-if (`omniseq journeys whatif --store {whatif['store']} --swap {a} {b} "
+                  f"--n {whatif['n']}`, simulator): JS of visits as is vs moved {whatif['js_visits_as_is_vs_moved']:.4f}, "
+                  f"points per journey {whatif['mean_points'][0]} -> {whatif['mean_points'][1]}.",
+                  "", "![layout what-if](bench/results/journeys_whatif.png)"]  # fmt: skip
+    return "\n".join(lines)
+
+
+def _journeys_args(a: dict[str, Any]) -> list[str]:
+    out = [f"--train-a {a['train_a']}", f"--test {a['test']}", f"--max-steps {a['max_steps']}"]
+    out += [f"--batch {a['batch']}", f"--epochs {a['epochs']}", "--sizes " + " ".join(map(str, a["sizes"]))]
+    return out + ["--seeds " + " ".join(map(str, a["seeds"]))]
+
+
+def _replace(text: str, begin: str, end: str, body: str) -> str:
+    if begin not in text or end not in text:
+        raise SystemExit(f"README.md lacks the {begin} / {end} markers")
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{begin}\n{body}\n{end}{tail}"
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--check", action="store_true")
@@ -232,6 +297,10 @@ def main(argv: list[str] | None = None) -> int:
     if LENS_BEGIN in new and LENS_END in new:  # the LENS section (issue 16)
         head, rest = new.split(LENS_BEGIN, 1)
         new = f"{head}{LENS_BEGIN}\n{render_lens(RESULTS)}\n{LENS_END}{rest.split(LENS_END, 1)[1]}"
+    journeys = _load("journeys")
+    if JOURNEYS_BEGIN in new:
+        body = _journeys(journeys) if journeys else "Not run yet: `omniseq bench journeys`."
+        new = _replace(new, JOURNEYS_BEGIN, JOURNEYS_END, body)
     if args.check:
         return 0 if new == text else 1
     readme.write_text(new)

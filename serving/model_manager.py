@@ -388,8 +388,13 @@ class ModelManager(Generic[B]):
             raise BrokenModelError(self._broken[name])
         mv = self._find(name)  # before the lock: unknown names never wait for a load
         with self._load_lock:
-            if name in self._cache:
-                return self._cache[name]
+            loaded = self._cache.get(name) or self._cache.get(mv.version)
+            cur = self._current
+            if loaded is None and cur is not None and cur.version == mv.version:
+                loaded = cur
+            if loaded is not None:  # a name for a version that is already loaded: no load, no rate limit
+                self._cache[name] = loaded
+                return loaded
             wait = self._last_load + self.load_interval_s - time.monotonic()
             if wait > 0:
                 raise LoadRateLimitedError(
@@ -403,7 +408,7 @@ class ModelManager(Generic[B]):
             except ModelLoadError as exc:
                 self._broken[name] = f"model {name!r} is registered but cannot be served: {exc}"
                 raise BrokenModelError(self._broken[name]) from exc
-            self._cache[name] = bundle
+            self._cache[name] = self._cache[mv.version] = bundle
             while len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
             return bundle

@@ -193,11 +193,13 @@ def write_users(port: int) -> None:
 
 
 def settings_for(redis_port: int, registry_root: Path, **extra: object) -> ServingSettings:
+    """Serving settings for tests: fast champion polling, and no rate limit on loading named versions unless a
+    test sets one (``model_load_interval_s``): tests load several versions within a second."""
+    defaults: dict[str, object] = {"champion_poll_s": 0.05, "model_load_interval_s": 0.0}
     return ServingSettings(
         redis_port=redis_port,
         registry_dir=registry_root,
-        champion_poll_s=0.05,
-        **extra,  # type: ignore[arg-type]
+        **{**defaults, **extra},  # type: ignore[arg-type]
     )
 
 

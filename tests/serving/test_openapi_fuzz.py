@@ -22,6 +22,7 @@ from tests.serving.conftest import (
     settings_for,
     write_users,
 )
+from tests.serving.journeys_helpers import register_journeys
 from tests.serving.lens_fixtures import promote_tiny_lens
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -38,6 +39,7 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         registry.promote(version)
         promote_tiny_lens(registry)  # the next_basket family's champion (POST /next-basket)
         registry.promote(register_basket_version(registry))  # POST /basket/complete's family
+        register_journeys(registry.root, tmp)  # the journeys family's champion (POST /journeys/simulate)
         write_users(rp.port)
         app = create_app(settings_for(rp.port, registry.root))
         yield schemathesis.openapi.from_asgi("/openapi.json", app)  # schemathesis runs the app's lifespan
