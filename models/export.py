@@ -2,7 +2,9 @@
 
 A checkpoint is one ``torch.save`` dict: ``model_name``, ``config`` (:class:`~models.base.ModelConfig` as a dict),
 ``input_spec``, ``vocab`` (raw ids in index order) and ``state_dict`` -- enough to rebuild the model anywhere.
-The exported module is ``forward(tokens [B, L], baskets [B, L, M]) -> scores [B, V]`` (specials -inf).
+The exported module is ``forward(tokens [B, L], baskets [B, L, M]) -> scores [B, V]`` (specials -inf). A
+cross-channel model (:class:`~models.c2rec.C2Rec`) is exported for one channel (``channel="store"``/``"online"``):
+the same contract, the scores of that channel.
 """
 
 from __future__ import annotations
@@ -58,10 +60,23 @@ class _Scorer(nn.Module):
         return self.model.score_all(tokens, baskets)
 
 
+class _ChannelScorer(nn.Module):
+    """A cross-channel model's scores in one channel as ``forward``."""
+
+    def __init__(self, model: SequentialRecommender, channel: int) -> None:
+        super().__init__()
+        self.model = model
+        self.channel = channel
+
+    def forward(self, tokens: Tensor, baskets: Tensor) -> Tensor:
+        return self.model.channel_scores(tokens, baskets, self.channel)
+
+
 def export_torchscript(
-    model: SequentialRecommender, path: str | Path | None = None
+    model: SequentialRecommender, path: str | Path | None = None, channel: str | None = None
 ) -> torch.jit.ScriptModule:
-    """Script ``model`` (a CPU copy, eval mode) and save it to ``path`` when given; returns the scripted module."""
+    """Script ``model`` (a CPU copy, eval mode) and save it to ``path`` when given; returns the scripted module.
+    ``channel`` (cross-channel models only) picks the channel whose scores ``forward`` returns."""
     model = model.eval()
     params = list(model.parameters()) + list(model.buffers())
     if params and params[0].device.type != "cpu":
@@ -70,10 +85,20 @@ def export_torchscript(
         warnings.filterwarnings("ignore", message=".*TorchScript.*", category=DeprecationWarning)
         warnings.filterwarnings("ignore", message=".*torch.jit.*", category=DeprecationWarning)
         warnings.filterwarnings("ignore", category=FutureWarning)
-        scripted = torch.jit.script(_Scorer(model).eval())
+        scripted = torch.jit.script(_scorer(model, channel).eval())
         if path is not None:
             torch.jit.save(scripted, str(path))
     return scripted
+
+
+def _scorer(model: SequentialRecommender, channel: str | None) -> nn.Module:
+    if channel is None:
+        return _Scorer(model)
+    from models.c2rec import channel_index
+
+    if not hasattr(model, "channel_scores"):
+        raise ValueError(f"model {model.config.name!r} has no channels; export it without channel=")
+    return _ChannelScorer(model, channel_index(channel))
 
 
 def load_torchscript(path: str | Path) -> torch.jit.ScriptModule:

@@ -57,6 +57,9 @@ class TrainConfig(OmniseqSettings):
     loss: Literal["sampled", "full"] = "sampled"
     n_negatives: int = Field(default=256, ge=1)
     mask_prob: float = Field(default=0.2, gt=0.0, lt=1.0)
+    channel_attention: Literal["bilinear", "uniform"] = "bilinear"  # C2Rec
+    lambda_cls: float = Field(default=0.1, ge=0.0)  # C2Rec interaction-classification weight
+    lambda_attn: float = Field(default=0.1, ge=0.0)  # C2Rec attention-regulariser weight
     seed: int = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
     threads: int | None = Field(default=None, ge=1)
@@ -91,6 +94,9 @@ class TrainConfig(OmniseqSettings):
             loss=self.loss,
             n_negatives=self.n_negatives,
             mask_prob=self.mask_prob,
+            channel_attention=self.channel_attention,
+            lambda_cls=self.lambda_cls,
+            lambda_attn=self.lambda_attn,
         )
 
 
@@ -251,8 +257,10 @@ def plot_curves(hist: History, path: Path, title: str) -> None:
 
 def manifest_of(result: TrainResult) -> dict[str, Any]:
     cfg = result.config
+    family = getattr(result.model, "family", None)  # cross-channel models register in their own family
     return {
         "model_name": cfg.model,
+        **({"family": family, "channel": getattr(result.model, "served_channel", None)} if family else {}),
         "config": result.model.config.to_dict(),
         "train_config": json.loads(cfg.model_dump_json()),
         "input_spec": result.spec.to_dict(),
@@ -274,7 +282,7 @@ def write_artifacts(result: TrainResult, out_dir: Path) -> Path:
     from models.export import export_torchscript, save_checkpoint
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    export_torchscript(result.model, out_dir / "model.pt")
+    export_torchscript(result.model, out_dir / "model.pt", getattr(result.model, "served_channel", None))
     save_checkpoint(out_dir / "checkpoint.pt", result.model, result.vocab, result.spec)
     (out_dir / "vocab.json").write_text(json.dumps(result.vocab))
     (out_dir / "popularity.json").write_text(json.dumps(result.item_counts))
