@@ -31,7 +31,7 @@ from models.data import (
     trim_leading_padding,
 )
 from models.evaluate import evaluate
-from models.inputs import InputSpec, StoreMode
+from models.inputs import BASKET, InputSpec, StoreMode
 from models.zoo import build_model, check_name, store_mode_of
 from omniseq.settings import OmniseqSettings
 
@@ -206,8 +206,12 @@ def fit(
     return hist
 
 
-def item_counts(data: SequenceData, train: dict[str, torch.Tensor]) -> dict[str, int]:
-    tokens = train["tokens"][train["online"]]
+def item_counts(data: SequenceData, train: dict[str, torch.Tensor], channel: str = "online") -> dict[str, int]:
+    """Training item frequencies of one channel (online labels, or the items of in-store baskets)."""
+    if channel == "store":
+        tokens = train["baskets"][train["tokens"] == BASKET].flatten()
+    else:
+        tokens = train["tokens"][train["online"]]
     counts = torch.bincount(tokens, minlength=data.n_items)
     return {data.vocab[i]: int(c) for i, c in enumerate(counts.tolist()) if c > 0 and i >= 2}
 
@@ -229,8 +233,9 @@ def run_training(cfg: TrainConfig, data: SequenceData | None = None) -> TrainRes
     test_m = evaluate(model, test, seed=cfg.seed + 1, device=device)
     model.cpu().eval()
     return TrainResult(
-        model, data.vocab, spec, cfg, hist, valid_m, test_m, data.train_data_range(), item_counts(data, train)
-    )
+        model, data.vocab, spec, cfg, hist, valid_m, test_m, data.train_data_range(),
+        item_counts(data, train, getattr(model, "served_channel", "online")),
+    )  # fmt: skip
 
 
 def plot_curves(hist: History, path: Path, title: str) -> None:

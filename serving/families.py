@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from models.registry import ModelVersion
+from serving import cross_channel
 from serving.settings import ServingSettings
 
 
@@ -26,4 +27,6 @@ class Family:
     router: APIRouter
 
 
-FAMILIES: tuple[Family, ...] = ()
+FAMILIES: tuple[Family, ...] = (
+    Family(cross_channel.FAMILY, cross_channel.make_loader, cross_channel.router),  # channel "store" (C2Rec)
+)

@@ -6,7 +6,7 @@ gets a 422 that names the field instead of a guess.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
@@ -41,6 +41,11 @@ class RecommendRequest(BaseModel):
         max_length=200,
         description="a registered model version, or a model name (its newest version); default: the champion",
     )
+    channel: Literal["online", "store"] = Field(
+        "online",
+        description="where the recommendations are shown: online (next-item family) or store (cross-channel "
+        "family, C2Rec); a model named in 'model' must belong to that channel's family",
+    )
 
 
 class ScoredItem(BaseModel):
@@ -52,6 +57,8 @@ class RecommendResponse(BaseModel):
     user_id: str
     items: list[ScoredItem]
     model_version: str
+    model_name: str = Field(description="the model (architecture) of the version that answered")
+    channel: str = Field(description="the channel the items are for: online or store")
     feature_versions: dict[str, str]
     fallback: bool = Field(description="true when the answer is the popularity fallback, not the model's")
     fallback_reason: str | None = Field(
