@@ -11,12 +11,23 @@ from models import channels as ch
 from models.inputs import BASKET, PAD, InputSpec
 
 #: users grouped by the store share of their input history (basket tokens / all tokens)
-GROUPS = (("online only", 0.0, 0.0), ("mostly online", 1e-9, 0.5), ("mostly store", 0.5 + 1e-9, 1 - 1e-9),
-          ("store only", 1.0, 1.0))  # fmt: skip
+GROUPS = ("online only", "mostly online", "mostly store", "store only")
+
+
+def group_masks(share: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Disjoint masks: share 0, (0, 0.5], (0.5, 1), 1."""
+    return {
+        "online only": share == 0,
+        "mostly online": (share > 0) & (share <= 0.5),
+        "mostly store": (share > 0.5) & (share < 1),
+        "store only": share == 1,
+    }
 
 
 @torch.inference_mode()
-def attention_summary(sp: ch.ChannelSplit, model: ch.ChannelView, channel: str, spec: InputSpec) -> dict[str, Any]:
+def attention_summary(
+    sp: ch.ChannelSplit, model: ch.ChannelView, channel: str, spec: InputSpec
+) -> dict[str, Any]:
     """Mean attention (shared, store, online) on each test user's target item in ``channel``, per user group."""
     from models.c2rec import COMPONENTS, C2Rec
 
@@ -31,10 +42,9 @@ def attention_summary(sp: ch.ChannelSplit, model: ch.ChannelView, channel: str, 
         weights.append(a[:, :, 0])
     a = torch.cat(weights)  # [N, 3]
     real = (test.tokens != PAD).sum(1).clamp(min=1)
-    share = (test.tokens == BASKET).sum(1) / real
+    share = (test.tokens == BASKET).sum(1).double() / real.double()
     groups = {}
-    for label, lo_s, hi_s in GROUPS:
-        mask = (share >= lo_s) & (share <= hi_s)
+    for label, mask in group_masks(share).items():
         if bool(mask.any()):
             groups[label] = {
                 "users": int(mask.sum()),

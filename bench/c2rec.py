@@ -81,13 +81,19 @@ def load_levels(args: argparse.Namespace) -> dict[str, SequenceData]:
         raw = histories(load("hm", args.data_root))
         levels = {"article": raw, "product": product_level(raw)}
         return {k: from_histories(v) for k, v in levels.items() if k in args.levels}
-    worlds = {"effect_on": {}, "effect_off": {"store_complement_boost": 0.0, "store_repeat_penalty": 0.0}}
+    worlds: dict[str, dict[str, Any]] = {
+        "effect_on": {},
+        "effect_off": {"store_complement_boost": 0.0, "store_repeat_penalty": 0.0},
+    }
     out = {}
     for name, overrides in worlds.items():
         sim = Simulator(SimulatorConfig(seed=args.sim_seed, **overrides))
         hist = {u.user_id: list(u.behaviours) for u in sim.users(0, args.sim_users)}
         if args.sim_purchases_only:  # the simulator's online funnel: keep what H&M has (purchases)
-            hist = {u: [b for b in s if not isinstance(b, OnlineEvent) or b.event_type == "purchase"] for u, s in hist.items()}
+            hist = {
+                u: [b for b in s if not isinstance(b, OnlineEvent) or b.event_type == "purchase"]
+                for u, s in hist.items()
+            }
         out[name] = from_histories(hist)
     return out
 
@@ -219,7 +225,10 @@ def _write(
         "train_config": json.loads(cfg.model_dump_json()),
         "split": "per-channel leave-last-out: each channel's last unit = test, the one before = validation; "
         "a basket's target is its first item; training = all other units",
-        "protocols": {"sampled": "target among 100 uniform negatives not seen by the user", "full": "all items"},
+        "protocols": {
+            "sampled": "target among 100 uniform negatives not seen by the user",
+            "full": "all items",
+        },
         "command": "omniseq bench c2rec " + " ".join(_argv(args)),
         "wall_seconds": round(time.perf_counter() - started, 1),
     }

@@ -97,7 +97,9 @@ def training_tensors(sp: ChannelSplit, view: View, label_channel: str, spec: Inp
     return {"tokens": t, "baskets": b, "online": o}
 
 
-def eval_set(sp: ChannelSplit, view: View, channel: str, which: str, spec: InputSpec) -> tuple[EvalSet, Tensor]:
+def eval_set(
+    sp: ChannelSplit, view: View, channel: str, which: str, spec: InputSpec
+) -> tuple[EvalSet, Tensor]:
     """The ``which`` (``valid``/``test``) targets of ``channel`` with inputs in ``view``, and ``cold [N]``
     (the target item is in no training unit)."""
     if which not in ("valid", "test"):
@@ -121,7 +123,9 @@ def eval_set(sp: ChannelSplit, view: View, channel: str, which: str, spec: Input
     if not targets:
         raise ValueError(f"no user has {MIN_PER_CHANNEL} {channel} behaviours")
     t, b, _ = layout_many(rows, spec.max_len, spec.max_basket)
-    ev = EvalSet(which, t, b, torch.tensor(targets), torch.tensor(seen, dtype=torch.int64), torch.tensor(offsets))
+    ev = EvalSet(
+        which, t, b, torch.tensor(targets), torch.tensor(seen, dtype=torch.int64), torch.tensor(offsets)
+    )
     return ev, torch.tensor(cold, dtype=torch.bool)
 
 

@@ -69,7 +69,7 @@ class _ChannelScorer(nn.Module):
         self.channel = channel
 
     def forward(self, tokens: Tensor, baskets: Tensor) -> Tensor:
-        return self.model.channel_scores(tokens, baskets, self.channel)
+        return self.model.channel_scores(tokens, baskets, self.channel)  # type: ignore[operator]
 
 
 def export_torchscript(

@@ -206,7 +206,9 @@ def fit(
     return hist
 
 
-def item_counts(data: SequenceData, train: dict[str, torch.Tensor], channel: str = "online") -> dict[str, int]:
+def item_counts(
+    data: SequenceData, train: dict[str, torch.Tensor], channel: str = "online"
+) -> dict[str, int]:
     """Training item frequencies of one channel (online labels, or the items of in-store baskets)."""
     if channel == "store":
         tokens = train["baskets"][train["tokens"] == BASKET].flatten()

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from models.c2rec import COMPONENTS, ONLINE, STORE, C2Rec, channel_index, presence
 from models.export import export_torchscript, load_torchscript
 from models.zoo import build_model
+
 from .conftest import L, M, V, tiny_batch, tiny_config
 
 
@@ -79,7 +80,9 @@ def test_attention_sums_to_one_per_item_and_channel(attention: str) -> None:
         if attention == "uniform":
             torch.testing.assert_close(a, torch.full_like(a, 1 / 3))
     store = model.attention(tokens, baskets, items, STORE)
-    assert not torch.allclose(store, model.attention(tokens, baskets, items, ONLINE)) or attention == "uniform"
+    assert (
+        not torch.allclose(store, model.attention(tokens, baskets, items, ONLINE)) or attention == "uniform"
+    )
 
 
 @pytest.mark.parametrize(("history", "absent"), [(online_only, "store"), (store_only, "online")])
@@ -112,7 +115,10 @@ def test_each_loss_term_matches_a_hand_computation() -> None:
     tokens, baskets = batch["tokens"], batch["baskets"]
     n_online = int((batch["online"][:, 1:] & (tokens[:, :-1] != 0)).sum())
     n_store = int((baskets[:, 1:][tokens[:, 1:] == 1] >= 2).sum())
-    assert (int((channels == ONLINE).sum()), int((channels == STORE).sum())) == (n_online, n_store) and n_store
+    assert (int((channels == ONLINE).sum()), int((channels == STORE).sum())) == (
+        n_online,
+        n_store,
+    ) and n_store
     u = model.components(h)
     y = model.item_weights()[:V]
 

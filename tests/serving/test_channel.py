@@ -94,7 +94,11 @@ def test_default_channel_is_online_and_says_who_answered(served: Served) -> None
     explicit = served.client.post("/recommend", json={"user_id": "alice", "k": 5, "channel": "online"})
     assert plain.status_code == 200 and explicit.status_code == 200
     body = plain.json()
-    assert body["channel"] == "online" and body["model_version"] == served.online and body["model_name"] == "tiny"
+    assert (
+        body["channel"] == "online"
+        and body["model_version"] == served.online
+        and body["model_name"] == "tiny"
+    )
     assert body["items"] == explicit.json()["items"]
 
 
@@ -102,7 +106,9 @@ def test_store_channel_is_served_by_the_cross_channel_champion(served: Served) -
     r = served.client.post("/recommend", json={"user_id": "alice", "k": 5, "channel": "store"})
     assert r.status_code == 200, r.text
     body = r.json()
-    assert body["channel"] == "store" and body["model_version"] == served.store and body["model_name"] == "c2rec"
+    assert (
+        body["channel"] == "store" and body["model_version"] == served.store and body["model_name"] == "c2rec"
+    )
     assert body["fallback"] is False
     scores = store_scores(served.registry, served.store)
     top = torch.topk(scores, 5)
@@ -125,7 +131,9 @@ def test_bad_channel_is_rejected_by_name(served: Served, channel: object) -> Non
 
 
 def test_a_model_of_the_other_family_is_unknown_in_that_channel(served: Served) -> None:
-    r = served.client.post("/recommend", json={"user_id": "alice", "channel": "store", "model": served.online})
+    r = served.client.post(
+        "/recommend", json={"user_id": "alice", "channel": "store", "model": served.online}
+    )
     assert r.status_code == 404 and served.online in r.json()["detail"]
     r = served.client.post("/recommend", json={"user_id": "alice", "channel": "store", "model": "c2rec"})
     assert r.status_code == 200 and r.json()["model_version"] == served.store
@@ -133,7 +141,10 @@ def test_a_model_of_the_other_family_is_unknown_in_that_channel(served: Served) 
 
 def test_channels_lists_the_answering_versions(served: Served) -> None:
     body = served.client.get("/channels").json()
-    assert {c["channel"]: c["model_version"] for c in body} == {"online": served.online, "store": served.store}
+    assert {c["channel"]: c["model_version"] for c in body} == {
+        "online": served.online,
+        "store": served.store,
+    }
 
 
 def test_store_channel_without_a_champion_is_unavailable(redis_proc: RedisProcess, tmp_path: Path) -> None:
