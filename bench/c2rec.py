@@ -8,6 +8,7 @@ in-store -> online effect on and off. Writes ``bench/results/c2rec_<name>.json``
 
     omniseq bench c2rec --dataset hm --levels article,product --seeds 0,1,2
     omniseq bench c2rec --dataset sim --sim-users 1500 --seeds 0
+    omniseq bench c2rec merge OUT.json BASE.json LATER.json...   # later runs replace BASE's runs of their models
 """
 
 from __future__ import annotations
@@ -144,7 +145,33 @@ def table(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def merge(base: Path, later: list[Path], out: Path) -> None:
+    """One results file from several runs: ``base``'s runs of models that a ``later`` file also ran are dropped
+    (the later run replaces them), the summary is recomputed, the attention comes from the later files and the
+    meta lists every command."""
+    docs = [json.loads(p.read_text()) for p in (base, *later)]
+    rerun = {m for d in docs[1:] for m in d["meta"]["models"]}
+    runs = [r for r in docs[0]["runs"] if r["model"] not in rerun] + [r for d in docs[1:] for r in d["runs"]]
+    attention: dict[str, Any] = {"stats": docs[0]["attention"].get("stats", {})}
+    for d in docs[1:]:
+        attention.update({k: v for k, v in d["attention"].items() if k != "stats"})
+    meta = dict(docs[0]["meta"])
+    meta["models"] = {**meta["models"], **{m: LABELS[m] for m in rerun}}
+    meta["commands"] = [d["meta"]["command"] for d in docs]
+    meta["train_configs"] = [d["meta"]["train_config"] for d in docs]
+    meta["wall_seconds"] = sum(d["meta"]["wall_seconds"] for d in docs)
+    out.write_text(
+        json.dumps({"meta": meta, "summary": table(runs), "attention": attention, "runs": runs}, indent=1)
+    )
+    if any("/" in k for k in attention):
+        plot_attention(attention, out.with_name(f"{out.stem}_attention.png"), out.stem)
+
+
 def main(argv: list[str] | None = None) -> int:
+    if argv and argv[0] == "merge":  # omniseq bench c2rec merge OUT BASE LATER...
+        out, base, *later = (Path(a) for a in argv[1:])
+        merge(base, later, out)
+        return 0
     p = argparse.ArgumentParser(prog="omniseq bench c2rec", description=__doc__.splitlines()[0])
     p.add_argument("--dataset", choices=("hm", "sim"), default="hm")
     p.add_argument("--data-root", default=None)

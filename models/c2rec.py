@@ -8,8 +8,10 @@ but not the equations; the choices below fill the gaps (docs/MODELS.md, "C2Rec",
 Sequence context (our choice: the paper's users are ID embeddings, which cannot serve a user unseen in training):
 the hybrid history in the attnE layout (an online event is an item token, an in-store basket one token pooled by
 the store-transaction encoder) goes through a composed :class:`~models.sasrec.SASRec` (same layers, no copy). Its
-hidden state ``h`` after each position gives the three components by one linear map: ``u_k = W_k h + b_k`` with
-``k`` in (shared, store, online). Channels are indexed ``STORE = 0``, ``ONLINE = 1``; component ``1 + c`` is
+hidden state ``h`` after each position gives the three components as residual maps ``u_k = h + W_k h + b_k``,
+``k`` in (shared, store, online), with ``W_k, b_k`` starting at zero: every component starts as the sequence
+representation (so the model starts where SASRec does; a plain linear map from a random start did not learn
+the next-item structure in the epochs a run has). Channels are indexed ``STORE = 0``, ``ONLINE = 1``; component ``1 + c`` is
 channel ``c``'s own.
 
 Channel-wise attention (bilinear, softmax over components), for item ``v`` with embedding ``y_v`` in channel ``c``:
@@ -78,7 +80,11 @@ class C2Rec(SequentialRecommender):
         d = config.hidden
         self.d = d
         self.seq = SASRec(config)  # the hybrid-sequence encoder (attnE embedding + causal transformer)
-        self.heads = nn.Linear(d, 3 * d)  # shared / store / online components
+        self.heads = nn.Linear(d, 3 * d)  # shared / store / online offsets from h
+        nn.init.zeros_(
+            self.heads.weight
+        )  # every component starts as h itself: C2Rec starts where SASRec does
+        nn.init.zeros_(self.heads.bias)
         self.attn_w = nn.Parameter(torch.eye(d).repeat(2, 1, 1) + 0.01 * torch.randn(2, d, d))  # A_c
         self.attn_b = nn.Parameter(torch.zeros(2, 3))  # b_{c,k}
         self.uniform = config.channel_attention == "uniform"
@@ -93,8 +99,8 @@ class C2Rec(SequentialRecommender):
         return self.seq.embed.items.weight
 
     def components(self, h: Tensor) -> Tensor:
-        """``[..., d]`` hidden states -> ``[..., 3, d]`` user components (shared, store, online)."""
-        return self.heads(h).unflatten(-1, (3, self.d))
+        """``[..., d]`` hidden states -> ``[..., 3, d]`` user components (shared, store, online): ``h + W_k h + b_k``."""
+        return h.unsqueeze(-2) + self.heads(h).unflatten(-1, (3, self.d))
 
     def attend(self, u: Tensor, present: Tensor, channel: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
         """Scores ``[N, C]`` and attention ``[N, 3, C]`` of rows ``u [N, 3, d]`` (with ``present [N, 3]``) in

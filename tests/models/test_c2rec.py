@@ -39,6 +39,9 @@ def store_only(b: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
 
 def test_three_components_are_distinct_maps_of_the_hybrid_context() -> None:
     model = make()
+    with torch.no_grad():  # components start equal (W_k = 0); give them distinct maps
+        model.heads.weight.normal_(std=0.1)
+        model.heads.bias.normal_(std=0.1)
     batch = tiny_batch("c2rec")
     tokens, baskets = batch["tokens"][:, 1:], batch["baskets"][:, 1:]
     u, present = model.user(tokens, baskets)
@@ -48,7 +51,7 @@ def test_three_components_are_distinct_maps_of_the_hybrid_context() -> None:
     h = model.seq.user_repr(tokens, baskets)
     w, b = model.heads.weight.view(3, 16, 16), model.heads.bias.view(3, 16)
     for k in range(3):
-        torch.testing.assert_close(u[:, k], h @ w[k].t() + b[k])
+        torch.testing.assert_close(u[:, k], h + h @ w[k].t() + b[k])
 
 
 @pytest.mark.parametrize("channel", ["store", "online"])

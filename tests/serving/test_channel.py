@@ -3,7 +3,6 @@ cross-channel family's champion (a real exported C2Rec), bad input rejected with
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,52 +11,24 @@ import pytest
 import torch
 from fastapi.testclient import TestClient
 
-from models.base import ModelConfig
-from models.c2rec import C2Rec
-from models.export import export_torchscript
-from models.inputs import InputSpec, build_vocab, encode_sequence
+from models.inputs import encode_sequence
 from models.registry import ModelRegistry
 from serving.app import create_app
 from serving.cross_channel import make_loader
 from serving.model_manager import ModelLoadError
 from tests.serving.conftest import (
     BASKET,
+    C2REC_SPEC,
     HISTORY,
-    MAX_LEN,
-    SEQ_VIEW,
     RedisProcess,
     export_version,
-    item_ids,
     make_sequence,
+    register_c2rec,
     settings_for,
     write_users,
 )
 
 pytestmark = pytest.mark.integration
-SPEC = InputSpec(max_len=MAX_LEN, max_basket=4, store_mode="attn")
-
-
-def register_c2rec(registry: ModelRegistry, tmp: Path, channel: str = "store") -> str:
-    vocab = build_vocab(item_ids())
-    torch.manual_seed(0)
-    model = C2Rec(ModelConfig(name="c2rec", n_items=len(vocab), hidden=16, blocks=1, max_len=MAX_LEN,
-                              max_basket=4, store_mode="attn", d_attn=8, dropout=0.0))  # fmt: skip
-    folder = tmp / f"c2rec-{channel}"
-    folder.mkdir()
-    export_torchscript(model.eval(), folder / "model.pt", channel=channel)
-    (folder / "vocab.json").write_text(json.dumps(vocab))
-    (folder / "popularity.json").write_text(json.dumps({"item5": 3.0, "item6": 1.0}))
-    manifest = {
-        "model_name": "c2rec",
-        "family": "cross_channel",
-        "channel": channel,
-        "config": model.config.to_dict(),
-        "input_spec": SPEC.to_dict(),
-        "feature_versions": {"sequence": SEQ_VIEW},
-        "train_data_range": {},
-        "metrics": {},
-    }
-    return registry.register(folder, manifest)
 
 
 @dataclass
@@ -84,7 +55,7 @@ def store_scores(registry: ModelRegistry, version: str) -> torch.Tensor:
     """Training-side scoring of alice in the store channel: the shared encoder + the exported module."""
     mv = registry.get(version)
     index = {item: i for i, item in enumerate(mv.vocab())}
-    tokens, baskets = encode_sequence(make_sequence("alice", HISTORY, basket=BASKET), index, SPEC)
+    tokens, baskets = encode_sequence(make_sequence("alice", HISTORY, basket=BASKET), index, C2REC_SPEC)
     with torch.inference_mode():
         return torch.jit.load(str(mv.model_path))(tokens[None], baskets[None])[0]
 

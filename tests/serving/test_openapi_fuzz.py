@@ -14,7 +14,14 @@ from schemathesis.python.asgi import shutdown_lifespans
 
 from models.registry import ModelRegistry
 from serving.app import create_app
-from tests.serving.conftest import RedisProcess, export_version, free_port, settings_for, write_users
+from tests.serving.conftest import (
+    RedisProcess,
+    export_version,
+    free_port,
+    register_c2rec,
+    settings_for,
+    write_users,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -28,6 +35,7 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         registry = ModelRegistry(tmp / "registry")
         version = export_version(registry, tmp)
         registry.promote(version)
+        registry.promote(register_c2rec(registry, tmp))  # channel "store" is served too
         write_users(rp.port)
         app = create_app(settings_for(rp.port, registry.root))
         yield schemathesis.openapi.from_asgi("/openapi.json", app)  # schemathesis runs the app's lifespan
