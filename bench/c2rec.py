@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -168,6 +169,7 @@ def merge(base: Path, later: list[Path], out: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "merge":  # omniseq bench c2rec merge OUT BASE LATER...
         out, base, *later = (Path(a) for a in argv[1:])
         merge(base, later, out)

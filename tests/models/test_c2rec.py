@@ -23,6 +23,14 @@ def make(**kw: object) -> C2Rec:
     return model.eval()
 
 
+def distinct(model: C2Rec) -> C2Rec:
+    """Components start equal (``W_k = 0``); give them distinct maps, as training does."""
+    with torch.no_grad():
+        model.heads.weight.normal_(std=0.1)
+        model.heads.bias.normal_(std=0.1)
+    return model
+
+
 def online_only(b: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
     tokens = torch.randint(2, V, (b, L), generator=torch.Generator().manual_seed(1))
     tokens[:, :3] = 0
@@ -38,10 +46,7 @@ def store_only(b: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def test_three_components_are_distinct_maps_of_the_hybrid_context() -> None:
-    model = make()
-    with torch.no_grad():  # components start equal (W_k = 0); give them distinct maps
-        model.heads.weight.normal_(std=0.1)
-        model.heads.bias.normal_(std=0.1)
+    model = distinct(make())
     batch = tiny_batch("c2rec")
     tokens, baskets = batch["tokens"][:, 1:], batch["baskets"][:, 1:]
     u, present = model.user(tokens, baskets)
@@ -72,7 +77,7 @@ def test_score_is_the_attention_weighted_sum_of_component_scores(channel: str) -
 
 @pytest.mark.parametrize("attention", ["bilinear", "uniform"])
 def test_attention_sums_to_one_per_item_and_channel(attention: str) -> None:
-    model = make(channel_attention=attention)
+    model = distinct(make(channel_attention=attention))
     batch = tiny_batch("c2rec")
     tokens, baskets = batch["tokens"][:, 1:], batch["baskets"][:, 1:]
     items = torch.arange(2, V).expand(tokens.shape[0], -1)
@@ -172,7 +177,7 @@ def test_a_batch_without_baskets_has_no_store_term() -> None:
 
 @pytest.mark.parametrize("channel", ["store", "online"])
 def test_export_parity_per_channel(channel: str, tmp_path: Path) -> None:
-    model = make()
+    model = distinct(make())
     batch = tiny_batch("c2rec")
     tokens, baskets = batch["tokens"][:, 1:], batch["baskets"][:, 1:]
     export_torchscript(model, tmp_path / "m.pt", channel=channel)
@@ -199,3 +204,13 @@ def test_config_rejects_other_layouts_and_attention_forms() -> None:
         C2Rec(tiny_config("c2rec", store_mode="flatten"))
     with pytest.raises(ValueError, match="channel_attention"):
         C2Rec(tiny_config("c2rec", channel_attention="mlp"))
+
+
+def test_components_start_as_the_sequence_representation() -> None:
+    model = make()
+    batch = tiny_batch("c2rec")
+    tokens, baskets = batch["tokens"][:, 1:], batch["baskets"][:, 1:]
+    u, _ = model.user(tokens, baskets)
+    h = model.seq.user_repr(tokens, baskets)
+    for k in range(3):
+        torch.testing.assert_close(u[:, k], h)
