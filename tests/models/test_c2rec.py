@@ -214,3 +214,29 @@ def test_components_start_as_the_sequence_representation() -> None:
     h = model.seq.user_repr(tokens, baskets)
     for k in range(3):
         torch.testing.assert_close(u[:, k], h)
+
+
+def test_a_trained_c2rec_registers_in_the_cross_channel_family(tmp_path: Path) -> None:
+    from models.inputs import InputSpec, build_vocab
+    from models.registry import ModelRegistry
+    from models.train import History, TrainConfig, TrainResult, manifest_of, write_artifacts
+
+    model = make()
+    vocab = build_vocab(f"i{i}" for i in range(V - 2))
+    cfg = TrainConfig(model="c2rec", max_len=L, max_basket=M, progress=False)
+    metrics = {"full_ndcg@10": 0.1, "full_hr@10": 0.2}
+    result = TrainResult(
+        model, vocab, InputSpec(L, M, "attn"), cfg, History(), metrics, metrics, {}, {"i3": 2}
+    )
+    manifest = manifest_of(result)
+    assert (manifest["family"], manifest["channel"]) == ("cross_channel", "store")
+    registry = ModelRegistry(tmp_path / "reg")
+    version = registry.register(write_artifacts(result, tmp_path / "art"), manifest)
+    registry.promote(version)
+    champion = registry.champion("cross_channel")
+    assert champion is not None and champion.version == version and registry.champion() is None
+    loaded = load_torchscript(champion.model_path)
+    batch = tiny_batch("c2rec")
+    tokens, baskets = batch["tokens"][:, 1:], batch["baskets"][:, 1:]
+    with torch.inference_mode():
+        torch.testing.assert_close(loaded(tokens, baskets), model.channel_scores(tokens, baskets, STORE))
