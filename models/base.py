@@ -43,6 +43,10 @@ class ModelConfig:
     loss: LossKind = "sampled"
     n_negatives: int = 256
     mask_prob: float = 0.2  # BERT4Rec cloze masking
+    # C2Rec (models/c2rec.py): attention form and the weights of the auxiliary losses
+    channel_attention: str = "bilinear"
+    lambda_cls: float = 0.1
+    lambda_attn: float = 0.1
 
     def __post_init__(self) -> None:
         if self.n_items <= N_SPECIALS:

@@ -10,6 +10,8 @@ catalogue itself and retrieves from an ANN index over the item embeddings (``mod
 feats [B, T, F], users [B]) -> (decoded items, their probabilities, first-step ranking, days to next purchase)``.
 A basket-completion model (:class:`~models.parsrec.PARSRec`) exports ``forward(users [B], history [B, H],
 basket [B, M]) -> (scores [B, V], attention [B, M + 1], keys [B, M + 1])``.
+A cross-channel model (:class:`~models.c2rec.C2Rec`) is exported for one channel (``channel="store"``/
+``"online"``): the same contract, the scores of that channel.
 """
 
 from __future__ import annotations
@@ -66,6 +68,18 @@ class _Scorer(nn.Module):
         return self.model.score_all(tokens, baskets)
 
 
+class _ChannelScorer(nn.Module):
+    """A cross-channel model's scores in one channel as ``forward``."""
+
+    def __init__(self, model: SequentialRecommender, channel: int) -> None:
+        super().__init__()
+        self.model = model
+        self.channel = channel
+
+    def forward(self, tokens: Tensor, baskets: Tensor) -> Tensor:
+        return self.model.channel_scores(tokens, baskets, self.channel)  # type: ignore[operator]
+
+
 class _RetrievalScorer(_Scorer):
     """``_Scorer`` plus the two halves of its dot product, for serving's cache and retrieval stage."""
 
@@ -102,10 +116,16 @@ class _BasketScorer(nn.Module):
         return self.model(users, history, basket)
 
 
-def _exported_module(model: nn.Module) -> nn.Module:
-    """What is scripted for ``model``: a scorer for a next-item recommender, PARSRec's basket scorer, and any other
-    scriptable module that defines its own serving forward (LENS, the journey generators of
-    :mod:`models.journey_gpt` with their exported ``step``) as it is."""
+def _exported_module(model: nn.Module, channel: str | None = None) -> nn.Module:
+    """What is scripted for ``model``: a scorer for a next-item recommender (one channel's scores for a
+    cross-channel model), PARSRec's basket scorer, and any other scriptable module that defines its own serving
+    forward (LENS, the journey generators of :mod:`models.journey_gpt` with their exported ``step``) as it is."""
+    if channel is not None:
+        from models.c2rec import channel_index
+
+        if not hasattr(model, "channel_scores"):
+            raise ValueError(f"model {type(model).__name__} has no channels; export it without channel=")
+        return _ChannelScorer(model, channel_index(channel))  # type: ignore[arg-type]
     if isinstance(model, PARSRec):
         return _BasketScorer(model)
     if not isinstance(model, SequentialRecommender):
@@ -113,8 +133,11 @@ def _exported_module(model: nn.Module) -> nn.Module:
     return (_RetrievalScorer if _has_retrieval_halves(model) else _Scorer)(model)
 
 
-def export_torchscript(model: nn.Module, path: str | Path | None = None) -> torch.jit.ScriptModule:
-    """Script ``model`` (a CPU copy, eval mode) and save it to ``path`` when given; returns the scripted module."""
+def export_torchscript(
+    model: nn.Module, path: str | Path | None = None, channel: str | None = None
+) -> torch.jit.ScriptModule:
+    """Script ``model`` (a CPU copy, eval mode) and save it to ``path`` when given; returns the scripted module.
+    ``channel`` (cross-channel models only) picks the channel whose scores ``forward`` returns."""
     model = model.eval()
     params = list(model.parameters()) + list(model.buffers())
     if params and params[0].device.type != "cpu":
@@ -123,7 +146,7 @@ def export_torchscript(model: nn.Module, path: str | Path | None = None) -> torc
         warnings.filterwarnings("ignore", message=".*TorchScript.*", category=DeprecationWarning)
         warnings.filterwarnings("ignore", message=".*torch.jit.*", category=DeprecationWarning)
         warnings.filterwarnings("ignore", category=FutureWarning)
-        scripted = torch.jit.script(_exported_module(model).eval())
+        scripted = torch.jit.script(_exported_module(model, channel).eval())
         if path is not None:
             torch.jit.save(scripted, str(path))
     return scripted

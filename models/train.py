@@ -31,7 +31,7 @@ from models.data import (
     trim_leading_padding,
 )
 from models.evaluate import evaluate
-from models.inputs import InputSpec, StoreMode
+from models.inputs import BASKET, InputSpec, StoreMode
 from models.zoo import build_model, check_name, store_mode_of
 from omniseq.settings import OmniseqSettings
 
@@ -57,6 +57,9 @@ class TrainConfig(OmniseqSettings):
     loss: Literal["sampled", "full"] = "sampled"
     n_negatives: int = Field(default=256, ge=1)
     mask_prob: float = Field(default=0.2, gt=0.0, lt=1.0)
+    channel_attention: Literal["bilinear", "uniform"] = "bilinear"  # C2Rec
+    lambda_cls: float = Field(default=0.1, ge=0.0)  # C2Rec interaction-classification weight
+    lambda_attn: float = Field(default=0.1, ge=0.0)  # C2Rec attention-regulariser weight
     seed: int = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
     threads: int | None = Field(default=None, ge=1)
@@ -91,6 +94,9 @@ class TrainConfig(OmniseqSettings):
             loss=self.loss,
             n_negatives=self.n_negatives,
             mask_prob=self.mask_prob,
+            channel_attention=self.channel_attention,
+            lambda_cls=self.lambda_cls,
+            lambda_attn=self.lambda_attn,
         )
 
 
@@ -200,8 +206,14 @@ def fit(
     return hist
 
 
-def item_counts(data: SequenceData, train: dict[str, torch.Tensor]) -> dict[str, int]:
-    tokens = train["tokens"][train["online"]]
+def item_counts(
+    data: SequenceData, train: dict[str, torch.Tensor], channel: str = "online"
+) -> dict[str, int]:
+    """Training item frequencies of one channel (online labels, or the items of in-store baskets)."""
+    if channel == "store":
+        tokens = train["baskets"][train["tokens"] == BASKET].flatten()
+    else:
+        tokens = train["tokens"][train["online"]]
     counts = torch.bincount(tokens, minlength=data.n_items)
     return {data.vocab[i]: int(c) for i, c in enumerate(counts.tolist()) if c > 0 and i >= 2}
 
@@ -223,8 +235,9 @@ def run_training(cfg: TrainConfig, data: SequenceData | None = None) -> TrainRes
     test_m = evaluate(model, test, seed=cfg.seed + 1, device=device)
     model.cpu().eval()
     return TrainResult(
-        model, data.vocab, spec, cfg, hist, valid_m, test_m, data.train_data_range(), item_counts(data, train)
-    )
+        model, data.vocab, spec, cfg, hist, valid_m, test_m, data.train_data_range(),
+        item_counts(data, train, getattr(model, "served_channel", "online")),
+    )  # fmt: skip
 
 
 def plot_curves(hist: History, path: Path, title: str) -> None:
@@ -251,8 +264,10 @@ def plot_curves(hist: History, path: Path, title: str) -> None:
 
 def manifest_of(result: TrainResult) -> dict[str, Any]:
     cfg = result.config
+    family = getattr(result.model, "family", None)  # cross-channel models register in their own family
     return {
         "model_name": cfg.model,
+        **({"family": family, "channel": getattr(result.model, "served_channel", None)} if family else {}),
         "config": result.model.config.to_dict(),
         "train_config": json.loads(cfg.model_dump_json()),
         "input_spec": result.spec.to_dict(),
@@ -276,7 +291,9 @@ def write_artifacts(result: TrainResult, out_dir: Path) -> Path:
     from models.export import export_torchscript, save_checkpoint
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    scripted = export_torchscript(result.model, out_dir / "model.pt")
+    scripted = export_torchscript(
+        result.model, out_dir / "model.pt", getattr(result.model, "served_channel", None)
+    )
     if hasattr(scripted, "item_embeddings"):
         with torch.inference_mode():
             write_item_index(out_dir, scripted.item_embeddings())

@@ -6,6 +6,7 @@ from typing import Final
 
 from models.base import ModelConfig, SequentialRecommender
 from models.bert4rec import BERT4Rec
+from models.c2rec import C2Rec
 from models.popularity import Popularity
 from models.sasrec import SASRec
 
@@ -17,6 +18,7 @@ VARIANTS: Final[dict[str, tuple[type[SequentialRecommender], str, str]]] = {
     "sasrec_avge": (SASRec, "avg", "SASRec avgE"),
     "sasrec_attne": (SASRec, "attn", "SASRec attnE"),
     "popularity": (Popularity, "none", "Popularity"),
+    "c2rec": (C2Rec, "attn", "C2Rec"),
 }
 
 

@@ -1,7 +1,7 @@
 """Render the README's measured-results section from ``bench/results/`` (figures are never typed by hand).
 
-Usage: ``.venv/bin/python scripts/render_readme.py`` rewrites the block between the ``results:begin`` and
-``results:end`` markers of README.md; ``--check`` exits 1 when the README is out of date.
+Usage: ``.venv/bin/python scripts/render_readme.py`` rewrites the blocks between the ``<name>:begin`` and
+``<name>:end`` markers of README.md (:data:`BLOCKS`); ``--check`` exits 1 when the README is out of date.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from readme_lens import LENS_BEGIN, LENS_END, render_lens  # noqa: E402
+from readme_lens import render_lens  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -218,9 +218,6 @@ def render() -> str:
     return "\n".join(lines)
 
 
-JOURNEYS_BEGIN, JOURNEYS_END = "<!-- journeys:begin -->", "<!-- journeys:end -->"
-
-
 def _journeys(d: dict[str, Any]) -> str:
     """The in-store journeys section (``omniseq bench journeys``): JS table, transfer curve, heatmap."""
     a = d["args"]
@@ -275,12 +272,75 @@ def _journeys_args(a: dict[str, Any]) -> list[str]:
     return out + ["--seeds " + " ".join(map(str, a["seeds"]))]
 
 
-def _replace(text: str, begin: str, end: str, body: str) -> str:
-    if begin not in text or end not in text:
-        raise SystemExit(f"README.md lacks the {begin} / {end} markers")
-    head, rest = text.split(begin, 1)
-    _, tail = rest.split(end, 1)
-    return f"{head}{begin}\n{body}\n{end}{tail}"
+C2REC_COLUMNS = (
+    ("all", "sampled_hr@10", "HR@10 sampled"),
+    ("all", "sampled_ndcg@10", "NDCG@10 sampled"),
+    ("all", "full_hr@10", "HR@10 full"),
+    ("all", "full_ndcg@10", "NDCG@10 full"),
+    ("warm", "sampled_hr@10", "HR@10 sampled, warm targets"),
+    ("cold", "sampled_hr@10", "HR@10 sampled, cold targets"),
+)
+
+
+def _cell(stats: dict[str, Any] | None) -> str:
+    if not stats:
+        return "-"
+    return f"{stats['mean']:.4f} ± {stats['std']:.4f}" if stats["n"] > 1 else f"{stats['mean']:.4f}"
+
+
+def _c2rec_table(d: dict[str, Any], level: str, channel: str) -> list[str]:
+    subsets = d["summary"][level][channel]
+    models = [m for m in d["meta"]["models"] if m in subsets["all"]]
+    seeds = max(int(subsets["all"][m]["full_ndcg@10"]["n"]) for m in models)
+    users = {s: int(next(iter(subsets[s].values()))["users"]["mean"]) for s in subsets}
+    head = " / ".join(f"{s} {n}" for s, n in users.items())
+    lines = [f"**{level}, {channel} channel** ({head} test users; {seeds} seed{'s' * (seeds > 1)})", ""]
+    lines += [
+        "| model | " + " | ".join(c[2] for c in C2REC_COLUMNS) + " |",
+        "|---" * (len(C2REC_COLUMNS) + 1) + "|",
+    ]
+    for m in models:
+        cells = [_cell(subsets.get(s, {}).get(m, {}).get(k)) for s, k, _ in C2REC_COLUMNS]
+        n = int(subsets["all"][m]["full_ndcg@10"]["n"])
+        label = d["meta"]["models"][m] + (f" ({n} seed{'s' * (n > 1)})" if n < seeds else "")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
+def _c2rec() -> str:
+    out: list[str] = []
+    for name in ("c2rec_hm", "c2rec_hm_product", "c2rec_sim", "c2rec_hm_ablation"):
+        d = _load(name)
+        if d is None:
+            out += [f"`{name}`: not run yet (`omniseq bench c2rec`)", ""]
+            continue
+        commands = d["meta"].get("commands") or [d["meta"]["command"]]
+        out += [f"#### `bench/results/{name}.json`", "", *(f"- `{c}`" for c in commands), ""]
+        for level, channels in d["summary"].items():
+            for channel in channels:
+                out += _c2rec_table(d, level, channel)
+        for key, att in d.get("attention", {}).items():
+            if "/" in key:
+                groups = "; ".join(
+                    f"{g} (n={v['users']}): shared {v['shared']:.2f}, store {v['store']:.2f}, online {v['online']:.2f}"
+                    for g, v in att["groups"].items()
+                )
+                out += [f"- C2Rec attention on the target, {key}: {groups}"]
+        out += [""]
+    return "\n".join(out).rstrip()
+
+
+def _journeys_block() -> str:
+    journeys = _load("journeys")
+    return _journeys(journeys) if journeys else "Not run yet: `omniseq bench journeys`."
+
+
+BLOCKS = {
+    "results": render,
+    "c2rec": _c2rec,
+    "lens": lambda: render_lens(RESULTS),
+    "journeys": _journeys_block,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -289,18 +349,14 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     readme = ROOT / "README.md"
     text = readme.read_text()
-    if BEGIN not in text or END not in text:
-        raise SystemExit(f"README.md lacks the {BEGIN} / {END} markers")
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    new = f"{head}{BEGIN}\n{render()}\n{END}{tail}"
-    if LENS_BEGIN in new and LENS_END in new:  # the LENS section (issue 16)
-        head, rest = new.split(LENS_BEGIN, 1)
-        new = f"{head}{LENS_BEGIN}\n{render_lens(RESULTS)}\n{LENS_END}{rest.split(LENS_END, 1)[1]}"
-    journeys = _load("journeys")
-    if JOURNEYS_BEGIN in new:
-        body = _journeys(journeys) if journeys else "Not run yet: `omniseq bench journeys`."
-        new = _replace(new, JOURNEYS_BEGIN, JOURNEYS_END, body)
+    new = text
+    for name, fn in BLOCKS.items():
+        begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+        if begin not in new or end not in new:
+            raise SystemExit(f"README.md lacks the {begin} / {end} markers")
+        head, rest = new.split(begin, 1)
+        _, tail = rest.split(end, 1)
+        new = f"{head}{begin}\n{fn()}\n{end}{tail}"
     if args.check:
         return 0 if new == text else 1
     readme.write_text(new)

@@ -16,7 +16,15 @@ from typing import Any
 from fastapi import APIRouter
 
 from models.registry import ModelVersion
-from serving import basket, journeys_loader, next_basket, routes_basket, routes_journeys, routes_next_basket
+from serving import (
+    basket,
+    cross_channel,
+    journeys_loader,
+    next_basket,
+    routes_basket,
+    routes_journeys,
+    routes_next_basket,
+)
 from serving.settings import ServingSettings
 
 
@@ -31,4 +39,5 @@ FAMILIES: tuple[Family, ...] = (
     Family("next_basket", next_basket.make_loader, routes_next_basket.router),  # LENS (issue 16)
     Family(routes_basket.FAMILY, basket.make_loader, routes_basket.router),  # PARSRec, POST /basket/complete
     Family("journeys", journeys_loader.make_loader, routes_journeys.router),  # in-store journeys (issue 18)
+    Family(cross_channel.FAMILY, cross_channel.make_loader, cross_channel.router),  # channel "store" (C2Rec)
 )

@@ -9,8 +9,10 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from serving.cross_channel import CHANNEL_FAMILIES
 from serving.dependencies import Services, get_metrics, get_services
 from serving.metrics import CONTENT_TYPE, Metrics
+from serving.model_manager import ModelBundle, ModelManager
 from serving.schemas import ErrorResponse, HealthResponse, ReadyResponse, RecommendRequest, RecommendResponse
 
 router = APIRouter()
@@ -38,7 +40,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     "/recommend", response_model=RecommendResponse, responses=ERRORS, summary="Top-k items for a user"
 )
 async def recommend(req: RecommendRequest, services: ServicesDep) -> Response:
-    manager = services.manager
+    manager: ModelManager[ModelBundle] = services.family(CHANNEL_FAMILIES[req.channel])
     bundle = manager.cached(req.model)
     if bundle is None:  # first request for another version (or no champion yet): load off the event loop
         bundle = await run_in_threadpool(manager.resolve, req.model)
@@ -51,6 +53,8 @@ async def recommend(req: RecommendRequest, services: ServicesDep) -> Response:
         "user_id": req.user_id,
         "items": items,
         "model_version": bundle.version,
+        "model_name": bundle.model_name,
+        "channel": req.channel,
         "feature_versions": bundle.feature_versions,
         "fallback": rec.fallback,
         "fallback_reason": rec.reason,

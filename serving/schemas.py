@@ -41,6 +41,11 @@ class RecommendRequest(BaseModel):
         max_length=200,
         description="a registered model version, or a model name (its newest version); default: the champion",
     )
+    channel: Literal["online", "store"] = Field(
+        "online",
+        description="where the recommendations are shown: online (next-item family) or store (cross-channel "
+        "family, C2Rec); a model named in 'model' must belong to that channel's family",
+    )
     explain: bool = Field(
         False, description="also return, per item, the past behaviours that drove it (costs one batched pass)"
     )
@@ -71,6 +76,8 @@ class RecommendResponse(BaseModel):
     user_id: str
     items: list[ScoredItem]
     model_version: str
+    model_name: str = Field(description="the model (architecture) of the version that answered")
+    channel: str = Field(description="the channel the items are for: online or store")
     feature_versions: dict[str, str]
     fallback: bool = Field(description="true when the answer is the popularity fallback, not the model's")
     fallback_reason: str | None = Field(

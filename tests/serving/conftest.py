@@ -4,6 +4,7 @@ in a real registry folder, and users' hybrid sequences written to Redis in the o
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 import socket
@@ -19,7 +20,10 @@ import redis
 import torch
 from torch import nn
 
-from models.inputs import build_vocab
+from models.base import ModelConfig
+from models.c2rec import C2Rec
+from models.export import export_torchscript
+from models.inputs import InputSpec, build_vocab
 from models.registry import ModelRegistry
 from omniseq.features.online import RedisOnlineStore
 from omniseq.features.sequence import BASKET_CODE, HybridSequence, Token
@@ -258,3 +262,29 @@ def register_basket_version(registry: ModelRegistry, seed: int = 0) -> str:
     torch.manual_seed(seed)
     model = PARSRec(PARSRecConfig(n_items=data.n_items, n_users=data.n_users, dim=16)).eval()
     return register_parsrec(registry.root, TrainResult(model, 1, {}), data, {"sess_prec@10": 0.1}, SEQ_VIEW)
+
+
+C2REC_SPEC = InputSpec(max_len=MAX_LEN, max_basket=4, store_mode="attn")
+
+
+def register_c2rec(registry: ModelRegistry, tmp: Path, channel: str = "store") -> str:
+    vocab = build_vocab(item_ids())
+    torch.manual_seed(0)
+    model = C2Rec(ModelConfig(name="c2rec", n_items=len(vocab), hidden=16, blocks=1, max_len=MAX_LEN,
+                              max_basket=4, store_mode="attn", d_attn=8, dropout=0.0))  # fmt: skip
+    folder = tmp / f"c2rec-{channel}"
+    folder.mkdir()
+    export_torchscript(model.eval(), folder / "model.pt", channel=channel)
+    (folder / "vocab.json").write_text(json.dumps(vocab))
+    (folder / "popularity.json").write_text(json.dumps({"item5": 3.0, "item6": 1.0}))
+    manifest = {
+        "model_name": "c2rec",
+        "family": "cross_channel",
+        "channel": channel,
+        "config": model.config.to_dict(),
+        "input_spec": C2REC_SPEC.to_dict(),
+        "feature_versions": {"sequence": SEQ_VIEW},
+        "train_data_range": {},
+        "metrics": {},
+    }
+    return registry.register(folder, manifest)

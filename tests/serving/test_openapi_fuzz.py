@@ -19,6 +19,7 @@ from tests.serving.conftest import (
     export_version,
     free_port,
     register_basket_version,
+    register_c2rec,
     settings_for,
     write_users,
 )
@@ -40,6 +41,7 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         promote_tiny_lens(registry)  # the next_basket family's champion (POST /next-basket)
         registry.promote(register_basket_version(registry))  # POST /basket/complete's family
         register_journeys(registry.root, tmp)  # the journeys family's champion (POST /journeys/simulate)
+        registry.promote(register_c2rec(registry, tmp))  # channel "store" is served too
         write_users(rp.port)
         app = create_app(settings_for(rp.port, registry.root))
         yield schemathesis.openapi.from_asgi("/openapi.json", app)  # schemathesis runs the app's lifespan
