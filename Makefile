@@ -62,7 +62,7 @@ bench: setup
 
 .PHONY: screenshot
 screenshot: setup  # the storefront browser test, saving docs/storefront.png (shown in the README)
-	OMNISEQ_WRITE_SCREENSHOT=1 $(PY) -m pytest tests/serving/test_storefront_browser.py -q
+	STOREFRONT_SCREENSHOT=1 $(PY) -m pytest tests/serving/test_storefront_browser.py -q
 
 # the docker-compose stack, really run: engine from Debian when missing, the local base image built once, then
 # build -> up -> healthy -> replay -> retrain -> /recommend -> down (bench/results/compose.json)

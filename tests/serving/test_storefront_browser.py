@@ -3,7 +3,7 @@ server with a real redis-server and a real TorchScript model.
 
 The page's timeline and recommendations must equal the API's answers; an in-store basket written into the online
 store must show up on the page (and change its recommendations) without a reload; an unknown customer, a customer
-without history and a store outage get clear messages. ``OMNISEQ_WRITE_SCREENSHOT=1`` (``make screenshot``) also
+without history and a store outage get clear messages. ``STOREFRONT_SCREENSHOT=1`` (``make screenshot``) also
 saves the screenshot shown in the README as ``docs/storefront.png``.
 """
 
@@ -155,7 +155,7 @@ def test_storefront_in_a_browser(site: Site, page: Any, tmp_path: Path) -> None:
     shot = tmp_path / "storefront.png"
     page.screenshot(path=str(shot), full_page=True)
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    if os.environ.get("OMNISEQ_WRITE_SCREENSHOT") == "1":
+    if os.environ.get("STOREFRONT_SCREENSHOT") == "1":
         shutil.copyfile(shot, DOCS / "storefront.png")
 
     # a customer without history, an unknown one, then the store goes away
