@@ -48,6 +48,12 @@ class PipelineSettings(StackSettings):
     instore_monitor_ms: int = Field(
         default=1_000, gt=0
     )  # how often the landing folder is scanned for new drops
+    landing_settle_s: float = Field(
+        default=2.0, ge=0
+    )  # a drop is read once its size and mtime held this long
+    landing_incomplete_grace_s: float = Field(
+        default=60.0, ge=0
+    )  # an unreadable drop waits this long for its end
     # event time
     out_of_orderness_ms: int = Field(default=5_000, ge=0)  # watermark delay = allowed lateness of the windows
     idle_timeout_ms: int = Field(

@@ -184,8 +184,9 @@ def start(
     stmts = build_job(t_env, cfg, online_uri)
     stmts.attach_as_datastream()
     validator = LandingValidator(
-        cfg.dir("landing"), cfg.accepted_dir, cfg.dir("quarantine"), cfg.pipeline_dir
-    )
+        cfg.dir("landing"), cfg.accepted_dir, cfg.dir("quarantine"), cfg.pipeline_dir,
+        settle_s=cfg.landing_settle_s, incomplete_grace_s=cfg.landing_incomplete_grace_s,
+    )  # fmt: skip
     thread = threading.Thread(target=validator.run, args=(cfg.instore_monitor_ms / 1000,), daemon=True)
     thread.start()
     client = env.execute_async(cfg.job_name)

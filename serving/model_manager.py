@@ -336,7 +336,10 @@ class ModelManager(Generic[B]):
         self.last_error = None
         self.metrics.swaps.labels(family=self.family, result="success").inc()
         self.metrics.set_champion(self.family, bundle.version, bundle.model_name)
-        log.info("serving %s (%s), was %s", bundle.version, bundle.model_name, old and old.version)
+        log.info(
+            "champion is now %s (%s; family %s), was %s",
+            bundle.version, bundle.model_name, self.family, old and old.version,
+        )  # fmt: skip
 
     def _set_degraded(self, reason: str | None) -> None:
         self.degraded = reason

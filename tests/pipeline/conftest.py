@@ -42,3 +42,15 @@ def pipeline_stack(request: pytest.FixtureRequest) -> dict[str, object]:
 
 with contextlib.suppress(ImportError):  # the infra fixtures (session-scoped real processes)
     from omniseq.infra.testing import kafka_broker, redis_server, stack_settings  # noqa: F401
+
+
+def create_topics(bootstrap: str, clickstream: str, dlq: str, clickstream_partitions: int = 2) -> None:
+    """The job's input topic (``clickstream_partitions`` partitions) and its one-partition dead-letter topic, made
+    before anything is produced, so no test depends on the broker's auto-creation defaults."""
+    from kafka.admin import KafkaAdminClient, NewTopic
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        admin.create_topics([NewTopic(clickstream, clickstream_partitions, 1), NewTopic(dlq, 1, 1)])
+    finally:
+        admin.close()

@@ -17,6 +17,7 @@ from omniseq.schema import EVENT_TYPES, Behaviour, OnlineEvent, StoreTransaction
 from pipeline.config import MINUTE_MS, PipelineSettings, WindowSpec
 from pipeline.producer import DropScheduler, Replayer, kafka_producer
 from pipeline.reference import expected_online
+from tests.pipeline.conftest import create_topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 T0 = 1_700_000_000_000
@@ -27,16 +28,6 @@ def _wait(check: Any, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline and not check():
         time.sleep(0.5)
-
-
-def _create_topics(cfg: PipelineSettings) -> None:
-    from kafka.admin import KafkaAdminClient, NewTopic
-
-    admin = KafkaAdminClient(bootstrap_servers=cfg.kafka_bootstrap)
-    try:
-        admin.create_topics([NewTopic(cfg.clickstream_topic, 2, 1), NewTopic(cfg.dlq_topic, 1, 1)])
-    finally:
-        admin.close()
 
 
 def _random_history(seed: int, n: int = 400) -> list[Behaviour]:
@@ -81,7 +72,7 @@ def test_random_histories_equal_the_reference_byte_for_byte(
         windows=[WindowSpec(view="user_online_agg_10m_v1", size_ms=10 * MINUTE_MS, slide_ms=MINUTE_MS)],
         checkpoint_interval_ms=1000, instore_monitor_ms=300, redis_flush_ms=50,
     )  # fmt: skip
-    _create_topics(cfg)
+    create_topics(cfg.kafka_bootstrap, cfg.clickstream_topic, cfg.dlq_topic)
     history = [b for seed in (1, 2, 3) for b in _random_history(seed)]
     history.sort(key=sort_key)
     sentinel = OnlineEvent("sentinel", "zz-diff", "x", "view", history[-1].ts_ms + 3 * 60 * MINUTE_MS, "s")

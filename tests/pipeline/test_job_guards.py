@@ -18,6 +18,7 @@ import pytest
 
 from omniseq.schema import OnlineEvent, encode_event
 from pipeline.config import PipelineSettings
+from tests.pipeline.conftest import create_topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -70,6 +71,8 @@ def test_oversized_and_far_future_messages_are_dead_lettered_and_rest_is_loopbac
                        "ts_ms": now, "session_id": "s"}).encode()  # fmt: skip
     future = encode_event(OnlineEvent("fut", "u-future", "i", "view", 4_000_000_000_000, "s"))
     fine = encode_event(OnlineEvent("ok1", "u-ok", "i1", "click", now, "s"))
+    # one partition: the dead letters are told apart by their source offsets
+    create_topics(cfg.kafka_bootstrap, cfg.clickstream_topic, cfg.dlq_topic, clickstream_partitions=1)
     producer = KafkaProducer(bootstrap_servers=cfg.kafka_bootstrap, max_request_size=2 << 20)
     for value in (huge, future, fine):
         producer.send(cfg.clickstream_topic, value=value).get(timeout=30)

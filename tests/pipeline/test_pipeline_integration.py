@@ -21,6 +21,7 @@ from pipeline.config import MINUTE_MS, PipelineSettings, WindowSpec
 from pipeline.producer import DropScheduler, Replayer, kafka_producer
 from pipeline.reference import expected_online
 from pipeline.sinks import read_counters
+from tests.pipeline.conftest import create_topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 T0 = 1_700_000_000_000
@@ -46,16 +47,6 @@ def _wait(check: Callable[[], bool], timeout_s: float = 120) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline and not check():
         time.sleep(0.5)
-
-
-def _create_topics(cfg: PipelineSettings) -> None:
-    from kafka.admin import KafkaAdminClient, NewTopic
-
-    admin = KafkaAdminClient(bootstrap_servers=cfg.kafka_bootstrap)
-    try:
-        admin.create_topics([NewTopic(cfg.clickstream_topic, 2, 1), NewTopic(cfg.dlq_topic, 1, 1)])
-    finally:
-        admin.close()
 
 
 def _dead_letters(cfg: PipelineSettings, expected: int) -> list[dict[str, Any]]:
@@ -97,9 +88,9 @@ def test_replay_to_redis_equals_reference_across_a_restart(
         seq_views={"user_hybrid_seq_v1": 6, "user_hybrid_seq_v2": 15},
         windows=[WindowSpec(view="user_online_agg_10m_v1", size_ms=10 * MINUTE_MS, slide_ms=MINUTE_MS),
                  WindowSpec(view="user_online_agg_1h_v1", size_ms=60 * MINUTE_MS, slide_ms=5 * MINUTE_MS)],
-        checkpoint_interval_ms=1000, instore_monitor_ms=300, redis_flush_ms=50,
+        checkpoint_interval_ms=1000, instore_monitor_ms=300, redis_flush_ms=50, landing_incomplete_grace_s=1.0,
     )  # fmt: skip
-    _create_topics(cfg)
+    create_topics(cfg.kafka_bootstrap, cfg.clickstream_topic, cfg.dlq_topic)
     history = _history()
     cut = len(history) // 2
     sentinel = OnlineEvent("sentinel", SENTINEL, "x", "view", history[-1].ts_ms + 3 * 60 * MINUTE_MS, "s")
@@ -127,6 +118,7 @@ def test_replay_to_redis_equals_reference_across_a_restart(
     job = start(cfg, cfg.redis_url, flink_jars, resume=True)
     try:
         _wait(lambda: _online_state(cfg, expected) == expected, timeout_s=150)
+        _wait(lambda: (cfg.dir("quarantine") / "broken.parquet.reason.json").is_file())
     finally:
         job.stop(None)
     got = _online_state(cfg, expected)
