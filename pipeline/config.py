@@ -78,7 +78,7 @@ class PipelineSettings(StackSettings):
     redis_batch_rows: int = Field(default=2_000, gt=0)  # ... or until this many distinct rows are buffered
     offline_enabled: bool = True  # the append-only behaviour log and the window views' offline rows
     # also one offline snapshot row per behaviour and sequence/in-store view (what Feast's point-in-time joins
-    # read today); the behaviour log alone is enough to rebuild them (pipeline.offline_log)
+    # read today); the behaviour log alone is enough to rebuild them (the behaviour log table of pipeline.job.build_offline_sinks)
     offline_snapshots: bool = True
     offline_rollover_s: int = Field(default=60, gt=0)
     # runtime

@@ -197,32 +197,39 @@ def build_offline_sinks(
     windows: dict[str, Table],
 ) -> None:
     """The behaviour log, the window views (and optional snapshots) -> ``<offline_dir>/<name>/date=YYYY-MM-DD/``."""
-    rollover = f"{cfg.offline_rollover_s} s"
     for name, stream in side.items():
         t_env.create_temporary_view(f"side_{name}", t_env.from_data_stream(stream))
-        if name == BEHAVIOUR_LOG:
-            path = (cfg.dir("offline") / name).resolve().as_uri()
-            t_env.execute_sql(
-                render_sql("offline_log", table=f"offline_{name}", path=path, rollover=rollover)
-            )
-            cols = "user_id, `key`, type_code, item_id, ts_ms, items, store_id, arrival_ms"
-            stmts.add_insert_sql(_offline_insert(name, cols, f"side_{name}", "ts_ms", "arrival_ms"))
+        if name == BEHAVIOUR_LOG:  # every behaviour with its event time and arrival time
+            names = _offline_table(t_env, cfg, name, BEHAVIOUR_LOG_COLUMNS)
+            stmts.add_insert_sql(_offline_insert(name, names, f"side_{name}", "ts_ms", "arrival_ms"))
             continue
-        features = view(name).features
-        _offline_table(t_env, cfg, name, [(f.name, SQL_TYPES[f.dtype]) for f in features])
-        names = "user_id, " + ", ".join(f"`{f.name}`" for f in features)
+        names = _offline_table(t_env, cfg, name, _view_columns(name))
         stmts.add_insert_sql(_offline_insert(name, names, f"side_{name}", "event_ts", "created_ts"))
     for name in windows:
-        features = view(name).features
-        _offline_table(t_env, cfg, name, [(f.name, SQL_TYPES[f.dtype]) for f in features])
-        names = "user_id, " + ", ".join(f"`{f.name}`" for f in features)
+        names = _offline_table(t_env, cfg, name, _view_columns(name))
         created = "CAST(UNIX_TIMESTAMP() AS BIGINT) * 1000"
         stmts.add_insert_sql(_offline_insert(name, names, f"w_{name}", "last_online_ts", created))
 
 
+BEHAVIOUR_LOG_COLUMNS = [
+    ("key", "STRING"),
+    ("type_code", "INT"),
+    ("item_id", "STRING"),
+    ("ts_ms", "BIGINT"),
+    ("items", "ARRAY<STRING>"),
+    ("store_id", "STRING"),
+    ("arrival_ms", "BIGINT"),
+]
+
+
+def _view_columns(name: str) -> list[tuple[str, str]]:
+    return [(f.name, SQL_TYPES[f.dtype]) for f in view(name).features]
+
+
 def _offline_table(
     t_env: StreamTableEnvironment, cfg: PipelineSettings, name: str, cols: list[tuple[str, str]]
-) -> None:
+) -> str:
+    """Create the offline sink table of ``name`` (``offline_sink.sql``); returns its column list for an INSERT."""
     t_env.execute_sql(
         render_sql(
             "offline_sink",
@@ -232,6 +239,7 @@ def _offline_table(
             rollover=f"{cfg.offline_rollover_s} s",
         )
     )
+    return "user_id, " + ", ".join(f"`{c}`" for c, _ in cols)
 
 
 def _offline_insert(name: str, cols: str, source: str, event_ms: str, created_ms: str) -> str:

@@ -1,5 +1,7 @@
--- The offline store of one feature view: append-only Parquet partitioned by date (of the row's event time);
--- files become visible when a checkpoint completes (exactly once across restarts), named *.parquet.
+-- The offline store of one feature view, or the behaviour log (every validated, deduplicated behaviour with its
+-- event time and arrival time): append-only Parquet partitioned by date (of the row's event time); files become
+-- visible when a checkpoint completes (exactly once across restarts), renamed to *.parquet by the
+-- omniseq.flink.ParquetNames commit policy.
 CREATE TEMPORARY TABLE ${table} (
   `user_id` STRING,
   ${columns},
