@@ -380,6 +380,12 @@ class ModelManager(Generic[B]):
             return cur
         return self._cache.get(name)
 
+    async def bundle(self, name: str | None) -> B:
+        """The bundle for ``name`` (None = the champion) from an async route: a loaded one at once, otherwise the
+        load (or its failure) runs in a worker thread, off the event loop."""
+        loaded = self.cached(name)
+        return loaded if loaded is not None else await asyncio.to_thread(self.resolve, name)
+
     def resolve(self, name: str | None) -> B:
         """The bundle for a version or model name, loading it if needed (blocking: call it off the event loop)."""
         bundle = self.cached(name)

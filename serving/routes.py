@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
-from starlette.concurrency import run_in_threadpool
 
 from serving.cross_channel import CHANNEL_FAMILIES
 from serving.dependencies import Services, get_metrics, get_services
@@ -41,9 +40,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 )
 async def recommend(req: RecommendRequest, services: ServicesDep) -> Response:
     manager: ModelManager[ModelBundle] = services.family(CHANNEL_FAMILIES[req.channel])
-    bundle = manager.cached(req.model)
-    if bundle is None:  # first request for another version (or no champion yet): load off the event loop
-        bundle = await run_in_threadpool(manager.resolve, req.model)
+    bundle = await manager.bundle(req.model)
     # inline on the event loop: ~1 ms of CPU, cheaper than a thread hop (the store read has a short timeout)
     rec = services.recommender.recommend(bundle, req.user_id, req.k, req.exclude_items, req.explain)
     items = [{"item_id": i, "score": s} for i, s in rec.items]

@@ -7,7 +7,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
-from starlette.concurrency import run_in_threadpool
 
 from serving.basket import BasketBundle, complete, read_history
 from serving.basket_schemas import BasketCompleteRequest, BasketCompleteResponse
@@ -27,10 +26,7 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 )
 async def basket_complete(req: BasketCompleteRequest, services: ServicesDep) -> Response:
     manager = services.family(FAMILY)
-    bundle: BasketBundle | None = manager.cached(req.model)
-    if bundle is None:  # another version asked for, or no champion yet: load (or fail) off the event loop
-        bundle = await run_in_threadpool(manager.resolve, req.model)
-    assert bundle is not None
+    bundle: BasketBundle = await manager.bundle(req.model)
     history, status = read_history(services.recommender.store, bundle, req.user_id)
     done = complete(bundle, req.user_id, req.basket, req.k, req.exclude_items, history, status)
     payload = {

@@ -26,8 +26,7 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 )
 async def simulate(req: SimulateRequest, services: ServicesDep) -> SimulateResponse:
     manager = services.family(FAMILY)
-    cached = manager.cached(None)
-    bundle: JourneyBundle = cached if cached is not None else await run_in_threadpool(manager.resolve, None)
+    bundle: JourneyBundle = await manager.bundle(None)
     if req.store_id not in bundle.modules:
         raise HTTPException(404, f"the journeys model has no store {req.store_id!r}")
     journeys = await run_in_threadpool(
