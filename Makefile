@@ -40,7 +40,7 @@ setup: sysdeps venv jars
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy omniseq pipeline models serving feature_repo bench scripts
+	$(VENV)/bin/mypy omniseq feature_repo pipeline models serving lifecycle cli bench scripts
 
 unit: setup
 	$(PY) -m pytest -m "not integration and not slow" $(PYTEST_ARGS)

@@ -69,7 +69,7 @@ def attention_figure(
     model: Any, data: BasketData, groups: dict[str, int], sim: Any, path: Path, max_pairs: int = 5000
 ) -> dict[str, Any]:
     """Compute the heatmaps, write the PNG to ``path`` and return the correlations (for the JSON)."""
-    from omniseq.data.sim_world import category_covariance
+    from omniseq.data.sim.world import category_covariance
 
     cfg = sim.cfg
     n_cats, n_groups = cfg.n_categories, cfg.n_groups

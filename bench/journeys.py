@@ -31,7 +31,7 @@ from models.journey_tokens import JourneyTokenizer, train_tokenizer
 from models.journey_train import MarkovChain, TrainSettings, generate, prompt_of, train_model
 from omniseq.data.journey_corpus import basket_source, simulate_corpus
 from omniseq.data.journey_encoding import EncodingConfig, mapping_quality
-from omniseq.data.store_layout import StoreLayout
+from omniseq.data.sim.store_layout import StoreLayout
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

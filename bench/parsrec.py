@@ -41,8 +41,8 @@ def load_data(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     from models.basket_data import baskets_of, from_baskets
 
     if args.data == "sim":
-        from omniseq.data.sim_config import PARSREC_PAPER, SimulatorConfig
-        from omniseq.data.simulator import Simulator
+        from omniseq.data.sim.config import PARSREC_PAPER, SimulatorConfig
+        from omniseq.data.sim.simulator import Simulator
 
         sim = Simulator(SimulatorConfig(**PARSREC_PAPER, seed=args.data_seed))
         raw: dict[str, list[tuple[str, ...]]] = {}

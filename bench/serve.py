@@ -136,8 +136,9 @@ def write_histories(
     import redis
     from tqdm import tqdm
 
+    from feature_repo.views import BASKET_CODE
     from omniseq.features.online import RedisOnlineStore, redis_key
-    from omniseq.features.sequence import BASKET_CODE, HybridSequence, Token
+    from omniseq.features.sequence import HybridSequence, Token
 
     rng = random.Random(args.seed)
     items = vocab[2:]

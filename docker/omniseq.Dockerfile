@@ -70,10 +70,10 @@ COPY --from=jars /opt/omniseq/.cache /opt/omniseq/.cache
 COPY . /opt/omniseq
 # the project itself, installed in place (editable): a .pth entry and the `omniseq` console script
 RUN echo /opt/omniseq > /opt/omniseq/.venv/lib/python3.11/site-packages/_omniseq.pth \
-    && printf '#!/opt/omniseq/.venv/bin/python\nimport sys\nfrom omniseq.cli import main\nsys.exit(main())\n' \
+    && printf '#!/opt/omniseq/.venv/bin/python\nimport sys\nfrom cli.main import main\nsys.exit(main())\n' \
        > /opt/omniseq/.venv/bin/omniseq \
     && chmod 755 /opt/omniseq/.venv/bin/omniseq /opt/omniseq/docker/*.sh \
-    && /opt/omniseq/.venv/bin/python -c "import omniseq.cli, serving.app, pipeline.job"
+    && /opt/omniseq/.venv/bin/python -c "import cli.main, serving.app, pipeline.job"
 ENV PATH=/opt/omniseq/.venv/bin:$PATH \
     JAVA_HOME=/usr/lib/jvm/java-17-openjdk-amd64 \
     OMNISEQ_CACHE_DIR=/opt/omniseq/.cache \

@@ -1,27 +1,101 @@
-"""Feast definitions of the omniseq project, for the `feast` CLI (`feast -c feature_repo apply`).
+"""Feast objects (entities, feature views, feature services) built from :mod:`feature_repo.views`.
 
-All objects are built from omniseq/features/views.py by omniseq.features.definitions; `omniseq features apply`
-registers the same objects without importing this file. The offline folder comes from OMNISEQ_OFFLINE_DIR
-(default run/offline relative to the repository root, not the current directory).
+``feature_repo/repo.py`` calls :func:`build_definitions` so that ``feast apply`` (the CLI) sees them as
+module globals; :func:`omniseq.features.store.apply` registers the same objects programmatically.
+
+Offline source of a view ``V``: a Feast ``FileSource`` on the folder ``<offline_dir>/V/`` holding Hive-style
+partitions ``date=YYYY-MM-DD/part-*.parquet`` (columns ``user_id``, ``event_timestamp``, ``created_timestamp``
+and the features). Feast's file offline store reads the folder with ``dask.dataframe.read_parquet``, which
+reads every partition (verified by ``tests/features/test_store.py``).
 """
 
-import os
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
-from omniseq.features.definitions import build_definitions
+from feast import Entity, FeatureService, FeatureView, Field, FileSource, ValueType
+from feast.types import Array, Float64, Int64, String
 
-_REPO_ROOT = Path(__file__).resolve().parent.parent
-_offline = Path(os.environ.get("OMNISEQ_OFFLINE_DIR", "run/offline"))
-_defs = build_definitions(_offline if _offline.is_absolute() else _REPO_ROOT / _offline)
+from feature_repo.views import (
+    CREATED_FIELD,
+    SERVICES,
+    TIMESTAMP_FIELD,
+    USER_JOIN_KEY,
+    VIEWS,
+    Dtype,
+    ViewSpec,
+)
 
-user, item, store = _defs.entities
-user_hybrid_seq_v1 = _defs.feature_views["user_hybrid_seq_v1"]
-user_hybrid_seq_v2 = _defs.feature_views["user_hybrid_seq_v2"]
-user_online_agg_10m_v1 = _defs.feature_views["user_online_agg_10m_v1"]
-user_online_agg_1h_v1 = _defs.feature_views["user_online_agg_1h_v1"]
-user_instore_agg_v1 = _defs.feature_views["user_instore_agg_v1"]
-sasrec_online = _defs.services["sasrec_online"]
-sasrec_online_v2 = _defs.services["sasrec_online_v2"]
-store_encoder = _defs.services["store_encoder"]
-store_encoder_v2 = _defs.services["store_encoder_v2"]
-ranking_context = _defs.services["ranking_context"]
+FEAST_TYPES: dict[Dtype, Any] = {
+    "int64": Int64,
+    "float64": Float64,
+    "string": String,
+    "int64_list": Array(Int64),
+    "string_list": Array(String),
+}
+
+
+@dataclass(frozen=True)
+class Definitions:
+    entities: list[Entity]
+    feature_views: dict[str, FeatureView]
+    services: dict[str, FeatureService]
+
+    def objects(self) -> list[Any]:
+        return [*self.entities, *self.feature_views.values(), *self.services.values()]
+
+
+def build_entities() -> list[Entity]:
+    return [
+        Entity(name="user", join_keys=[USER_JOIN_KEY], value_type=ValueType.STRING, description="A shopper"),
+        Entity(name="item", join_keys=["item_id"], value_type=ValueType.STRING, description="A raw item id"),
+        Entity(
+            name="store", join_keys=["store_id"], value_type=ValueType.STRING, description="A physical store"
+        ),
+    ]
+
+
+def view_source_path(offline_dir: Path, view_name: str) -> Path:
+    return Path(offline_dir).absolute() / view_name
+
+
+def build_feature_view(spec: ViewSpec, user: Entity, offline_dir: Path) -> FeatureView:
+    source = FileSource(
+        name=f"{spec.name}_source",
+        path=str(view_source_path(offline_dir, spec.name)),
+        timestamp_field=TIMESTAMP_FIELD,
+        created_timestamp_column=CREATED_FIELD,
+        description=f"Parquet offline store of {spec.name} (date=YYYY-MM-DD partitions)",
+    )
+    return FeatureView(
+        name=spec.name,
+        entities=[user],
+        ttl=spec.ttl or timedelta(0),
+        schema=[
+            Field(name=f.name, dtype=FEAST_TYPES[f.dtype], description=f.description) for f in spec.features
+        ],
+        source=source,
+        online=True,
+        description=spec.description,
+        tags=spec.all_tags(),
+    )
+
+
+def build_definitions(offline_dir: Path) -> Definitions:
+    """Every Feast object of the ``omniseq`` project, sources under ``offline_dir`` (made absolute)."""
+    entities = build_entities()
+    user = entities[0]
+    views = {name: build_feature_view(spec, user, offline_dir) for name, spec in VIEWS.items()}
+    services = {
+        name: FeatureService(
+            name=name,
+            features=[views[v] for v in view_names],
+            description=f"features of model family {name}: {', '.join(view_names)}",
+            tags={"views": ",".join(view_names)},
+        )
+        for name, view_names in SERVICES.items()
+    }
+    return Definitions(entities, views, services)

@@ -17,8 +17,8 @@ from models.export import export_torchscript, load_torchscript
 from models.journey_gpt import JourneyModelConfig, JourneyNet
 from models.journey_tokens import JourneyTokenizer, tokenizer_from_dict
 from models.registry import MODEL_FILE, VOCAB_FILE, ModelRegistry
-from omniseq.data.store_layout import StoreLayout
-from omniseq.data.store_plans import store
+from omniseq.data.sim.store_layout import StoreLayout
+from omniseq.data.sim.store_plans import store
 
 FAMILY = "journeys"
 EXTRA_FILE = "journeys.json"

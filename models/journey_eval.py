@@ -1,7 +1,7 @@
 """How generated journeys compare with real ones: zone distributions, Jensen-Shannon divergence, validity.
 
 * Trajectory distribution: the share of points in each region of the layout (the zones, entrance, checkout;
-  see :class:`~omniseq.data.store_layout.StoreLayout`), prompt points left out.
+  see :class:`~omniseq.data.sim.store_layout.StoreLayout`), prompt points left out.
 * Purchase distribution: the share of purchase words per zone (a purchase is placed at the zone whose face is
   nearest the point before it, within the encoder's ``zone_radius_m``).
 * JS divergence, base-2 logarithm (so it lies in [0, 1]; lower is better): ``JSD = KL(P||M)/2 + KL(Q||M)/2``,
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from omniseq.data.journey_encoding import BUY, zone_near
-from omniseq.data.store_layout import CELL_M, Cell, StoreLayout, decode_code
+from omniseq.data.sim.store_layout import CELL_M, Cell, StoreLayout, decode_code
 
 
 def js_divergence(p: Sequence[float] | np.ndarray, q: Sequence[float] | np.ndarray) -> float:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from omniseq.data.store_layout import StoreLayout
+from omniseq.data.sim.store_layout import StoreLayout
 
 
 def region_grid(layout: StoreLayout, per_region: np.ndarray) -> np.ndarray:

@@ -15,8 +15,8 @@ import numpy as np
 from models.journey_tokens import JourneyTokenizer
 from models.journey_train import generate
 from omniseq.data.journey_encoding import BUY, zone_near
-from omniseq.data.store_layout import CELL_M, StoreLayout, decode_code
-from omniseq.data.store_sim import START_MS
+from omniseq.data.sim.store_layout import CELL_M, StoreLayout, decode_code
+from omniseq.data.sim.store_sim import START_MS
 from omniseq.schema import StoreTransaction
 
 

@@ -1,5 +1,5 @@
 """The two batch algorithms of the LENS paper on top of a trained model's outputs (pure functions, tensors/lists
-in, records out; :mod:`omniseq.commands.lens` does the I/O).
+in, records out; :mod:`cli.commands.lens` does the I/O).
 
 Algorithm 1, behaviour anomalies (``AnomalyDetector(M, D, f_k, d_K, d_A, d_B, f_E)``). The paper leaves the
 functions open; the choices here:

@@ -20,8 +20,8 @@ from pyflink.datastream import DataStream
 from pyflink.java_gateway import get_gateway
 from pyflink.table import Schema, StatementSet, StreamTableEnvironment, Table
 
+from feature_repo.views import PROJECT, view
 from omniseq.features.online import entity_key_prefix, field_hash, ts_field
-from omniseq.features.views import PROJECT, view
 from pipeline.config import PipelineSettings, WindowSpec
 
 SQL_DIR = Path(__file__).parent / "sql"

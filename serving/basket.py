@@ -21,9 +21,10 @@ from typing import Any
 import torch
 from redis.exceptions import RedisError
 
+from feature_repo.views import BASKET_CODE, EVENT_TYPE_CODES, SEQUENCE_FEATURES
 from models.export import load_torchscript
 from models.registry import ModelVersion
-from omniseq.features.sequence import BASKET_CODE, EVENT_TYPE_CODES, SEQUENCE_FEATURES, HybridSequence
+from omniseq.features.sequence import HybridSequence
 from serving.fallback import N_SPECIALS, popularity_scores
 from serving.model_manager import ModelLoadError
 from serving.settings import ServingSettings

@@ -17,8 +17,9 @@ from typing import Any
 
 import torch
 
+from feature_repo.views import EVENT_TYPE_CODES
 from models.inputs import InputSpec, expand, indexed_units, layout_many
-from omniseq.features.sequence import EVENT_TYPE_CODES, HybridSequence, Token
+from omniseq.features.sequence import HybridSequence, Token
 from serving.scoring import ItemScorer
 
 EVENT_NAMES = {code: name for name, code in EVENT_TYPE_CODES.items()}

@@ -20,8 +20,9 @@ from typing import Any, Protocol
 import torch
 from redis.exceptions import RedisError
 
+from feature_repo.views import SEQUENCE_FEATURES
 from models.inputs import encode_sequence
-from omniseq.features.sequence import SEQUENCE_FEATURES, HybridSequence
+from omniseq.features.sequence import HybridSequence
 from serving.explain import explain
 from serving.fallback import N_SPECIALS
 from serving.metrics import Metrics

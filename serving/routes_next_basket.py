@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends
 from redis.exceptions import RedisError
 from starlette.concurrency import run_in_threadpool
 
-from omniseq.features.sequence import SEQUENCE_FEATURES
+from feature_repo.views import SEQUENCE_FEATURES
 from serving.dependencies import Services, get_services
 from serving.next_basket import NextBasketBundle, history_from_row, predict_next_basket
 from serving.recommender import StoreUnavailableError

@@ -18,9 +18,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 from redis.exceptions import RedisError
 
+from feature_repo.views import BASKET_CODE, EVENT_TYPE_CODES, SEQUENCE_FEATURES, VIEWS
 from omniseq.features.online import RedisOnlineStore, redis_key, user_id_of_key
-from omniseq.features.sequence import BASKET_CODE, EVENT_TYPE_CODES, SEQUENCE_FEATURES, HybridSequence
-from omniseq.features.views import VIEWS
+from omniseq.features.sequence import HybridSequence
 from serving.recommender import StoreUnavailableError
 
 EVENT_NAMES = {code: name for name, code in EVENT_TYPE_CODES.items()}

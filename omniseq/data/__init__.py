@@ -6,9 +6,9 @@
 
 from omniseq.data.base import Dataset, Summary, default_root, histories
 from omniseq.data.registry import NAMES, load
-from omniseq.data.sim_config import SimulatorConfig
-from omniseq.data.sim_io import SimulatedFiles, SimulatedUsers, read_manifest, write_dataset
-from omniseq.data.simulator import Simulator, SimUser, UserProfile
+from omniseq.data.sim.config import SimulatorConfig
+from omniseq.data.sim.io import SimulatedFiles, SimulatedUsers, read_manifest, write_dataset
+from omniseq.data.sim.simulator import Simulator, SimUser, UserProfile
 
 __all__ = [
     "NAMES",

@@ -10,9 +10,9 @@ from pathlib import Path
 
 from omniseq.data.base import default_root
 from omniseq.data.journey_encoding import EncodingConfig, encode_journey
-from omniseq.data.store_layout import StoreLayout
-from omniseq.data.store_plans import store
-from omniseq.data.store_sim import Journey, StoreSimConfig, StoreSimulator, baskets_from, category_of
+from omniseq.data.sim.store_layout import StoreLayout
+from omniseq.data.sim.store_plans import store
+from omniseq.data.sim.store_sim import Journey, StoreSimConfig, StoreSimulator, baskets_from, category_of
 
 
 @dataclass

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.cluster import DBSCAN
 
-from omniseq.data.store_layout import CELL_M, CHECKOUT_REGION, Cell, StoreLayout, encode_cell
-from omniseq.data.store_sim import Journey, category_of
+from omniseq.data.sim.store_layout import CELL_M, CHECKOUT_REGION, Cell, StoreLayout, encode_cell
+from omniseq.data.sim.store_sim import Journey, category_of
 
 BUY = "$"
 

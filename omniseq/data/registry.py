@@ -15,8 +15,8 @@ from typing import Any
 from omniseq.data.base import Dataset, default_root
 from omniseq.data.clickstream import Diginetica, UserItemFile, YooChoose
 from omniseq.data.retail import Dunnhumby, HMSample, TaFeng
-from omniseq.data.sim_config import SimulatorConfig
-from omniseq.data.sim_io import SimulatedFiles, SimulatedUsers
+from omniseq.data.sim.config import SimulatorConfig
+from omniseq.data.sim.io import SimulatedFiles, SimulatedUsers
 
 BEAUTY_FILE = "amazon_beauty/beauty.txt"
 

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
-from omniseq.features.sequence import BASKET_CODE
+from feature_repo.views import BASKET_CODE
 
 LOG_NAME = "behaviour_log"
 LOG_COLUMNS = ("user_id", "key", "type_code", "item_id", "ts_ms", "items", "store_id", "arrival_ms")

@@ -1,6 +1,6 @@
 """The Parquet offline store: append-only, partitioned by the event date, atomic file creation.
 
-Layout (what the Feast ``FileSource`` of each view reads, see :mod:`omniseq.features.definitions`)::
+Layout (what the Feast ``FileSource`` of each view reads, see :mod:`feature_repo.definitions`)::
 
     <offline_dir>/<view>/date=YYYY-MM-DD/part-<created_ms>-<uuid>.parquet
 
@@ -26,8 +26,8 @@ from typing import Final
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from feature_repo.views import CREATED_FIELD, TIMESTAMP_FIELD, USER_JOIN_KEY, Dtype, view
 from omniseq.features.online import Row
-from omniseq.features.views import CREATED_FIELD, TIMESTAMP_FIELD, USER_JOIN_KEY, Dtype, view
 
 ARROW_TYPES: Final[dict[Dtype, pa.DataType]] = {
     "int64": pa.int64(),

@@ -26,8 +26,8 @@ import mmh3
 import redis
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from feature_repo.views import PROJECT, USER_JOIN_KEY, Dtype, view
 from omniseq.features.valueproto import LIST_FIELDS, messages
-from omniseq.features.views import PROJECT, USER_JOIN_KEY, Dtype, view
 
 _STRING_TYPE: Final[int] = 2  # feast.types.ValueType.STRING
 Row = tuple[str, Mapping[str, Any], int]

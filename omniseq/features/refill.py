@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from feature_repo.views import CREATED_FIELD, TIMESTAMP_FIELD, USER_JOIN_KEY, VIEWS, view
 from omniseq.features.offline import OfflineWriter
 from omniseq.features.online import RedisOnlineStore, Row
-from omniseq.features.views import CREATED_FIELD, TIMESTAMP_FIELD, USER_JOIN_KEY, VIEWS, view
 from omniseq.settings import StackSettings
 
 

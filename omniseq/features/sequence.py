@@ -27,22 +27,10 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any
 
+from feature_repo.views import BASKET_CODE, EVENT_TYPE_CODES
 from omniseq.schema import Behaviour, OnlineEvent, StoreTransaction, sort_key
-
-EVENT_TYPE_CODES: Final[dict[str, int]] = {"view": 0, "click": 1, "add_to_cart": 2, "purchase": 3}
-BASKET_CODE: Final[int] = 4
-SEQUENCE_FEATURES: Final[tuple[str, ...]] = (
-    "tok_items",
-    "tok_types",
-    "tok_ts",
-    "basket_items",
-    "basket_offsets",
-    "basket_stores",
-    "seq_len",
-    "last_ts",
-)
 
 
 @dataclass(frozen=True, slots=True)

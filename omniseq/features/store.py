@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 from feast import FeatureStore, RepoConfig
 
-from omniseq.features.definitions import build_definitions
+from feature_repo.definitions import build_definitions
 from omniseq.settings import StackSettings
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")

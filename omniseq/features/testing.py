@@ -5,9 +5,9 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from feature_repo.views import view
 from omniseq.features.online import Row
 from omniseq.features.sequence import HybridSequence, Token
-from omniseq.features.views import view
 
 T0 = 1_700_000_000_123
 

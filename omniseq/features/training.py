@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
+from feature_repo.views import CREATED_FIELD, TIMESTAMP_FIELD, USER_JOIN_KEY, feature_refs, view
 from omniseq.features.offline import OfflineWriter
-from omniseq.features.views import CREATED_FIELD, TIMESTAMP_FIELD, USER_JOIN_KEY, feature_refs, view
 from omniseq.schema import Behaviour, OnlineEvent, sort_key
 from omniseq.settings import StackSettings
 

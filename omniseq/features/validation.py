@@ -1,6 +1,6 @@
 """Validation of feature rows before they are written (online and offline), with a quarantine for rejects.
 
-A row is ``(user_id, features, event_ts_ms)`` for one feature view of :mod:`omniseq.features.views`. Checks:
+A row is ``(user_id, features, event_ts_ms)`` for one feature view of :mod:`feature_repo.views`. Checks:
 the user id, the timestamp (an integer in the schema's range, not later than now + ``max_clock_skew_ms``), every
 feature present with its type (no unknown names), numeric ranges, and per view kind the structure:
 
@@ -29,9 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from feature_repo.views import BASKET_CODE, Dtype, ViewSpec, view
 from omniseq.features.online import Row
-from omniseq.features.sequence import BASKET_CODE
-from omniseq.features.views import Dtype, ViewSpec, view
 from omniseq.schema import MAX_ID_LEN, MIN_TS_MS
 from omniseq.settings import OmniseqSettings, StackSettings
 

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from omniseq.data.journey_encoding import BUY, EncodingConfig, detect_pauses, encode_journey, mapping_quality
-from omniseq.data.store_layout import CELL_M, GRID, decode_code, encode_cell
-from omniseq.data.store_plans import store
-from omniseq.data.store_sim import StoreSimulator, category_of
+from omniseq.data.sim.store_layout import CELL_M, GRID, decode_code, encode_cell
+from omniseq.data.sim.store_plans import store
+from omniseq.data.sim.store_sim import StoreSimulator, category_of
 
 
 def test_codes_round_trip_and_are_hierarchical() -> None:

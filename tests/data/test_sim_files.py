@@ -8,7 +8,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from omniseq.cli import main
+from cli.main import main
 from omniseq.data import SimulatedUsers, SimulatorConfig, load, read_manifest, write_dataset
 from omniseq.schema import ONLINE_EVENT_SCHEMA, STORE_TXN_SCHEMA
 

@@ -11,8 +11,8 @@ import pytest
 from pydantic import ValidationError
 
 from omniseq.data import Simulator, SimulatorConfig
-from omniseq.data.sim_stats import channel_mix, store_effect_rates
-from omniseq.data.sim_world import basket_size_pmf, category_covariance, vine_correlation
+from omniseq.data.sim.stats import channel_mix, store_effect_rates
+from omniseq.data.sim.world import basket_size_pmf, category_covariance, vine_correlation
 from omniseq.schema import OnlineEvent, StoreTransaction, sort_key
 
 SMALL: dict[str, Any] = {"n_categories": 12, "items_per_category": 30}

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from omniseq.data.store_layout import CELL_M, astar
-from omniseq.data.store_plans import STORE_IDS, store, swap_zones
-from omniseq.data.store_sim import StoreSimConfig, StoreSimulator, category_of
+from omniseq.data.sim.store_layout import CELL_M, astar
+from omniseq.data.sim.store_plans import STORE_IDS, store, swap_zones
+from omniseq.data.sim.store_sim import StoreSimConfig, StoreSimulator, category_of
 
 BASKETS = [(f"u{k}", tuple(f"item{k * 7 + i}" for i in range(1 + k % 5))) for k in range(12)]
 

@@ -17,12 +17,12 @@ from typing import Any
 import httpx
 import pytest
 
+from lifecycle.demo import DemoSettings, Loop, local_stack, sequences_in_redis, wait_until
+from lifecycle.retrain import RetrainConfig, retrain_once
+from lifecycle.schedule import run_on_schedule
 from models.inputs import SPECIAL_NAMES
 from models.registry import ModelRegistry
 from omniseq.infra.process import free_port
-from omniseq.lifecycle.demo import DemoSettings, Loop, local_stack, sequences_in_redis, wait_until
-from omniseq.lifecycle.retrain import RetrainConfig, retrain_once
-from omniseq.lifecycle.schedule import run_on_schedule
 from omniseq.schema import StoreTransaction
 from omniseq.settings import StackSettings
 from pipeline.producer import write_drop

@@ -11,8 +11,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from feature_repo.views import BASKET_CODE, EVENT_TYPE_CODES
 from omniseq.features.behaviour_log import LOG_COLUMNS, LOG_NAME, read_log, sequences_as_of
-from omniseq.features.sequence import BASKET_CODE, EVENT_TYPE_CODES, HybridSequence
+from omniseq.features.sequence import HybridSequence
 from omniseq.schema import EVENT_TYPES, Behaviour, OnlineEvent, StoreTransaction
 
 T0 = 1_700_000_000_000

@@ -10,7 +10,7 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from omniseq.commands import features as cmd
+from cli.commands import features as cmd
 from omniseq.features.offline import rows_to_table
 from omniseq.features.online import RedisOnlineStore
 from omniseq.features.testing import sample_row

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from omniseq.commands import features as cmd
+from cli.commands import features as cmd
 from omniseq.features.sink import FeatureSink
 from omniseq.features.testing import sample_row
 from omniseq.settings import StackSettings

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Any
 
 import pytest
+from feast.repo_operations import parse_repo
 
-from omniseq.features.definitions import build_definitions
+from feature_repo.definitions import build_definitions
+from feature_repo.views import SERVICES, VIEWS, resolve_feature_refs
 from omniseq.features.store import feast_env, render_config, repo_config
-from omniseq.features.views import SERVICES, VIEWS, resolve_feature_refs
 from omniseq.settings import StackSettings
 
 REPO = Path(__file__).resolve().parents[2] / "feature_repo"
@@ -36,19 +36,22 @@ def test_config_from_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
         repo_config(s.model_copy(update={"feature_repo": tmp_path}))
 
 
-def test_repo_file_defines_the_same_objects(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_feast_cli_reads_the_same_objects(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """What the ``feast`` CLI collects from ``feature_repo/`` (its own parser) equals :func:`build_definitions`."""
     monkeypatch.setenv("OMNISEQ_OFFLINE_DIR", str(tmp_path))
-    spec = importlib.util.spec_from_file_location("omniseq_feature_repo_defs", REPO / "definitions.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    monkeypatch.chdir(
+        REPO
+    )  # feast imports the repo's files as modules named relative to the working directory
+    monkeypatch.syspath_prepend(str(REPO))
+    contents = parse_repo(REPO)
     defs = build_definitions(tmp_path)
-    for name, fv in defs.feature_views.items():
-        assert getattr(module, name) == fv
-    for name, svc in defs.services.items():
-        assert getattr(module, name) == svc
-    assert (REPO / ".feastignore").is_file()
-    assert sorted(p.name for p in REPO.glob("*.py")) == ["definitions.py"]
+    assert sorted(fv.name for fv in contents.feature_views) == sorted(defs.feature_views)
+    assert sorted(s.name for s in contents.feature_services) == sorted(defs.services)
+    for fv in contents.feature_views:
+        assert fv == defs.feature_views[fv.name]
+    for svc in contents.feature_services:
+        assert svc == defs.services[svc.name]
+    assert {"item", "store", "user"} <= {e.name for e in contents.entities}  # feast adds its own "__dummy"
 
 
 def test_feature_versions_resolve() -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from feature_repo.views import VIEWS
 from omniseq.features.testing import T0, sample_row
 from omniseq.features.validation import (
     FeatureValidationSettings,
@@ -14,7 +15,6 @@ from omniseq.features.validation import (
     Quarantine,
     check_row,
 )
-from omniseq.features.views import VIEWS
 from omniseq.settings import StackSettings
 
 NOW = T0 + 3_600_000

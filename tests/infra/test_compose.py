@@ -4,7 +4,7 @@
 ``python -m`` module, uvicorn app factory, feast repo), build file, volume and ``OMNISEQ_*`` variable is checked
 against the repository: variables must be fields of a settings class (subclasses of ``OmniseqSettings``, found by
 reading the source) or be documented in ``feature_repo/feature_store.yaml``. A command of a subcommand that
-``omniseq/cli.py`` lists but whose module is not written yet is reported as xfail, not as a pass.
+``cli/main.py`` lists but whose module is not written yet is reported as xfail, not as a pass.
 """
 
 from __future__ import annotations
@@ -160,9 +160,9 @@ def test_service_environment_uses_known_settings(name: str) -> None:
 
 
 def _check_omniseq(args: list[str]) -> None:
-    assert args and args[0] in cli.COMMANDS, f"'omniseq {args[:1]}' is not a subcommand of omniseq/cli.py"
+    assert args and args[0] in cli.COMMANDS, f"'omniseq {args[:1]}' is not a subcommand of cli/main.py"
     if not (ROOT / "omniseq" / "commands" / f"{args[0]}.py").is_file():
-        pytest.xfail(f"omniseq/commands/{args[0]}.py is not written yet")
+        pytest.xfail(f"cli/commands/{args[0]}.py is not written yet")
     parser = cli.build_parser(load=[args[0]])
     try:
         parser.parse_args(args)

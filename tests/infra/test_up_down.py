@@ -29,7 +29,7 @@ def _env(run_dir: Path) -> dict[str, str]:
 
 
 def _omniseq(*args: str, env: dict[str, str], timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "omniseq.cli", *args]
+    cmd = [sys.executable, "-m", "cli.main", *args]
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
 
 
@@ -52,7 +52,7 @@ def test_up_detach_then_down(tmp_path: Path) -> None:
 
 def test_up_foreground_stops_everything_on_ctrl_c(tmp_path: Path) -> None:
     env = _env(tmp_path / "run")
-    cmd = [sys.executable, "-m", "omniseq.cli", "up", "--no-kafka"]
+    cmd = [sys.executable, "-m", "cli.main", "up", "--no-kafka"]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         assert proc.stdout is not None

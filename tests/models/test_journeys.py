@@ -14,8 +14,8 @@ from models.journey_gpt import JourneyModelConfig, build_journey_model
 from models.journey_tokens import tokenizer_from_dict, train_tokenizer
 from models.journey_train import MarkovChain, TrainSettings, generate, prompt_of, train_model
 from omniseq.data.journey_encoding import BUY
-from omniseq.data.store_layout import encode_cell
-from omniseq.data.store_plans import store
+from omniseq.data.sim.store_layout import encode_cell
+from omniseq.data.sim.store_plans import store
 
 
 def test_js_divergence_hand_computed() -> None:

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from omniseq.features.sequence import BASKET_CODE, HybridSequence, Token, online_only
+from feature_repo.views import BASKET_CODE
+from omniseq.features.sequence import HybridSequence, Token, online_only
 from omniseq.schema import OnlineEvent, StoreTransaction
 
 TS = 1_700_000_000_000

@@ -39,7 +39,7 @@ def _history(n_users: int = 6, n_events: int = 300) -> list[OnlineEvent | StoreT
 def _rows(history: list[OnlineEvent | StoreTransaction]) -> list:  # type: ignore[type-arg]
     from pyflink.common import Row
 
-    from omniseq.features.sequence import BASKET_CODE, EVENT_TYPE_CODES
+    from feature_repo.views import BASKET_CODE, EVENT_TYPE_CODES
 
     rows = []
     for b in history:

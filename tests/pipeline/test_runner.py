@@ -88,7 +88,7 @@ def test_local_rest_is_loopback_with_cancel_and_upload_off(tmp_path: Path) -> No
 
 
 def test_metrics_show_the_job_state_and_restarts(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from omniseq.cli import main as cli
+    from cli.main import main as cli
 
     runner.write_status(PipelineSettings(), "RESTARTING", 2)
     assert cli(["pipeline", "--metrics", "prometheus"]) == 0

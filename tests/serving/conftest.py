@@ -20,13 +20,14 @@ import redis
 import torch
 from torch import nn
 
+from feature_repo.views import BASKET_CODE
 from models.base import ModelConfig
 from models.c2rec import C2Rec
 from models.export import export_torchscript
 from models.inputs import InputSpec, build_vocab
 from models.registry import ModelRegistry
 from omniseq.features.online import RedisOnlineStore
-from omniseq.features.sequence import BASKET_CODE, HybridSequence, Token
+from omniseq.features.sequence import HybridSequence, Token
 from serving.settings import ServingSettings
 
 SEQ_VIEW = "user_hybrid_seq_v1"

@@ -11,8 +11,8 @@ from models.journey_gpt import JourneyModelConfig, build_journey_model
 from models.journey_tokens import train_tokenizer
 from models.registry import ModelRegistry
 from omniseq.data.journey_encoding import BUY
-from omniseq.data.store_layout import encode_cell
-from omniseq.data.store_plans import store
+from omniseq.data.sim.store_layout import encode_cell
+from omniseq.data.sim.store_plans import store
 
 
 def register_journeys(root: Path, tmp: Path) -> str:

@@ -7,7 +7,8 @@ from typing import Any
 import torch
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from omniseq.features.sequence import BASKET_CODE, EVENT_TYPE_CODES, HybridSequence, Token
+from feature_repo.views import BASKET_CODE, EVENT_TYPE_CODES
+from omniseq.features.sequence import HybridSequence, Token
 from serving.basket import BasketBundle, history_items, read_history
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from omniseq.data.store_plans import store
+from omniseq.data.sim.store_plans import store
 from serving.app import create_app
 from tests.serving.conftest import RedisProcess, settings_for
 from tests.serving.journeys_helpers import register_journeys

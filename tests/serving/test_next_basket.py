@@ -11,11 +11,12 @@ import redis
 import torch
 from fastapi.testclient import TestClient
 
+from feature_repo.views import BASKET_CODE
 from models.lens import LENS
 from models.lens_data import BasketHistory, LensVocab, collate, make_instance
 from models.registry import ModelRegistry
 from omniseq.features.online import RedisOnlineStore
-from omniseq.features.sequence import BASKET_CODE, HybridSequence, Token
+from omniseq.features.sequence import HybridSequence, Token
 from serving.app import create_app
 from tests.serving.conftest import RedisProcess, settings_for
 from tests.serving.lens_fixtures import promote_tiny_lens, tiny_lens

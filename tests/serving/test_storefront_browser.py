@@ -20,9 +20,10 @@ import httpx
 import pytest
 import redis
 
+from feature_repo.views import BASKET_CODE
 from models.registry import ModelRegistry
 from omniseq.features.online import RedisOnlineStore
-from omniseq.features.sequence import BASKET_CODE, HybridSequence, Token
+from omniseq.features.sequence import HybridSequence, Token
 from serving.app import create_app
 from tests.serving.conftest import SEQ_VIEW, RedisProcess, ServerThread, export_version, settings_for
 

@@ -11,7 +11,7 @@ import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.ObjectMap
 
 /**
  * The operators' settings, parsed from the JSON that {@code pipeline.job.operator_config} builds from
- * {@code PipelineSettings} and the feature contract ({@code omniseq.features.views}): view names, feature names,
+ * {@code PipelineSettings} and the feature contract ({@code feature_repo.views}): view names, feature names,
  * their Feast field hashes and value types all come from Python, so Java holds no copy of the contract.
  */
 public final class JobConfig implements Serializable {
