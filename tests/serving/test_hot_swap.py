@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -68,11 +69,11 @@ class Load:
         return before
 
 
-def swaps(url: str, result: str) -> float:
-    """``omniseq_model_swaps_total`` of the next-item family with this result, from ``/metrics``."""
+def swapped(url: str, result: str, n: int) -> bool:
+    """``omniseq_model_swaps_total`` of the next-item family with this result has reached ``n`` (``/metrics``)."""
     prefix = f'omniseq_model_swaps_total{{family="next_item",result="{result}"}} '
     lines = [ln for ln in httpx.get(f"{url}/metrics").text.splitlines() if ln.startswith(prefix)]
-    return float(lines[0].removeprefix(prefix)) if lines else 0.0
+    return bool(lines) and float(lines[0].removeprefix(prefix)) >= n
 
 
 def test_hot_swap_under_load(redis_proc: RedisProcess, tmp_path: Path) -> None:
@@ -92,15 +93,13 @@ def test_hot_swap_under_load(redis_proc: RedisProcess, tmp_path: Path) -> None:
         load.wait_for_version(v2)
         for failures, bad in enumerate((corrupt, nan), start=1):
             registry.promote(bad)
-            wait_until(
-                lambda n=failures: swaps(server.url, "failure") >= n, 20, f"the watcher rejecting {bad}"
-            )
+            wait_until(partial(swapped, server.url, "failure", failures), 20, f"the watcher rejecting {bad}")
             rejected = load.wait_for_answers(10)  # the load goes on: v2 keeps serving
             with load.lock:
                 assert set(load.versions[rejected:]) == {v2}
         registry.promote(v1)
         load.wait_for_version(v1)
-        wait_until(lambda: swaps(server.url, "success") >= 3, 20, "the swap back to v1 counted")
+        wait_until(partial(swapped, server.url, "success", 3), 20, "the swap back to v1 counted")
         metrics = httpx.get(f"{server.url}/metrics").text
     assert not load.errors
     assert set(load.statuses) == {200}, load.statuses
