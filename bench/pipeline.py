@@ -195,9 +195,9 @@ def _stack(run_dir: Path) -> tuple[Any, Any, PipelineSettings, int]:
     from omniseq.infra.kafka import KafkaBroker
     from omniseq.infra.process import free_port
     from omniseq.infra.redis import RedisServer
-    from omniseq.infra.testing import make_test_settings
+    from omniseq.infra.stack import isolated_settings
 
-    stack = make_test_settings(run_dir)
+    stack = isolated_settings(run_dir)
     broker, redis_srv = KafkaBroker(stack).start(), RedisServer(stack).start()
     broker.create_topics([stack.clickstream_topic, stack.dlq_topic])
     cfg = PipelineSettings(**{k: v for k, v in stack.model_dump().items() if v is not None})

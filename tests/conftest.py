@@ -1,4 +1,4 @@
-"""Shared pytest fixtures. Real-process fixtures (Kafka, Redis, Flink) live in omniseq/infra/testing.py."""
+"""Shared pytest fixtures. Real-process fixtures (Kafka, Redis, Flink) live in tests/stack_fixtures.py."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from omniseq.infra.testing import flink_env, kafka_broker, redis_server, stack_settings  # noqa: F401
+from tests.stack_fixtures import flink_env, kafka_broker, redis_server, stack_settings  # noqa: F401
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -1,6 +1,11 @@
-import itertools, pytest
+import itertools
+
+import pytest
+
 from tests.waiting import wait_until
-def test_wait_until_returns_value_and_times_out():
+
+
+def test_wait_until_returns_value_and_times_out() -> None:
     c = itertools.count()
     assert wait_until(lambda: next(c) >= 3 and "ok", 5, "three calls") == "ok"
     with pytest.raises(AssertionError, match="never"):

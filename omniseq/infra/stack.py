@@ -9,6 +9,7 @@ running; :func:`stop_from_pid_files` (``omniseq down``) stops them later.
 from __future__ import annotations
 
 import atexit
+import os
 import signal
 import sys
 import threading
@@ -18,11 +19,12 @@ from types import FrameType, TracebackType
 from typing import Any
 
 from omniseq.infra.flink_cluster import FlinkSessionCluster
-from omniseq.infra.jars import Jars, ensure_jars
+from omniseq.infra.jars import REPO_ROOT, Jars, ensure_jars
 from omniseq.infra.kafka import KafkaBroker
 from omniseq.infra.process import (
     InfraError,
     cmdline,
+    free_port,
     pid_alive,
     read_pids,
     remove_pid,
@@ -39,6 +41,28 @@ MARKERS = {
     "flink-jobmanager": "StandaloneSessionClusterEntrypoint",
     "flink-taskmanager": "TaskManagerRunner",
 }
+
+
+def isolated_settings(run_dir: Path, **overrides: Any) -> StackSettings:
+    """StackSettings for a throwaway stack beside any other (tests, benchmarks): free ports on 127.0.0.1,
+    ``run_dir`` as the run folder, the shared jar cache (``OMNISEQ_CACHE_DIR`` or the repository's ``.cache``),
+    two partitions, the local Flink mini-cluster, Redis without password or persistence; ``overrides`` win."""
+    values: dict[str, Any] = {
+        "run_dir": run_dir,
+        "cache_dir": Path(os.environ.get("OMNISEQ_CACHE_DIR", REPO_ROOT / ".cache")).resolve(),
+        "kafka_host": "127.0.0.1",
+        "kafka_port": free_port(),
+        "kafka_controller_port": free_port(),
+        "redis_host": "127.0.0.1",
+        "redis_port": free_port(),
+        "api_port": free_port(),
+        "kafka_partitions": 2,
+        "flink_target": "local",
+        "redis_password": None,
+        "redis_persistence": False,
+    }
+    values.update(overrides)
+    return StackSettings(**values)
 
 
 class LocalStack:

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from lifecycle.demo import DemoSettings, Loop, local_stack, sequences_in_redis, wait_until
+from lifecycle.demo import DemoSettings, Loop, local_stack, sequences_in_redis
 from lifecycle.retrain import RetrainConfig, retrain_once
 from lifecycle.schedule import run_on_schedule
 from models.inputs import SPECIAL_NAMES
@@ -26,6 +26,7 @@ from omniseq.infra.process import free_port
 from omniseq.schema import StoreTransaction
 from omniseq.settings import StackSettings
 from pipeline.producer import write_drop
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 VIEW = Loop.view
@@ -122,7 +123,7 @@ def test_instore_drop_changes_the_next_answer(loop: dict[str, Any]) -> None:
         r = sequences_in_redis(settings, [user], VIEW)[0]
         return r is not None and int(r["last_ts"]) == ts
 
-    wait_until("the dropped basket in the user's sequence", basket_arrived, 60, poll=0.2)
+    wait_until(basket_arrived, 60, "the dropped basket in the user's sequence", interval_s=0.2)
     freshness = time.monotonic() - dropped
     after = _recommend(base, user, k=20)
     assert after["model_version"] == before["model_version"]
@@ -159,7 +160,7 @@ def test_scheduled_retrain_promotes_while_requests_flow(loop: dict[str, Any]) ->
         assert stats.runs == 1 and stats.failures == 0, stats.last_error
         assert decisions[0].promote, decisions[0].reason
         new = decisions[0].challenger
-        wait_until("the server to serve the new champion", lambda: new in versions, 30, poll=0.2)
+        wait_until(lambda: new in versions, 30, "the server to serve the new champion", interval_s=0.2)
     finally:
         stop.set()
         thread.join()

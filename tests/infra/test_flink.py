@@ -12,17 +12,17 @@ import pytest
 from omniseq.infra.flink import flink_config, parse_target
 from omniseq.infra.jars import Jars
 from omniseq.infra.process import InfraError
-from omniseq.infra.testing import make_test_settings
+from omniseq.infra.stack import isolated_settings
 
 
 def test_local_and_remote_targets(tmp_path: Path) -> None:
     jars = Jars(kafka_classpath=[], flink=[tmp_path / "a.jar", tmp_path / "b.jar"])
-    local = flink_config(make_test_settings(tmp_path), jars, parallelism=3)
+    local = flink_config(isolated_settings(tmp_path), jars, parallelism=3)
     assert local["pipeline.jars"] == f"{(tmp_path / 'a.jar').as_uri()};{(tmp_path / 'b.jar').as_uri()}"
     assert local["parallelism.default"] == "3"
     assert "execution.target" not in local
     remote = flink_config(
-        make_test_settings(tmp_path, flink_target="flink-jobmanager:8081"), jars, streaming=False
+        isolated_settings(tmp_path, flink_target="flink-jobmanager:8081"), jars, streaming=False
     )
     assert remote["execution.target"] == "remote"
     assert (remote["rest.address"], remote["rest.port"]) == ("flink-jobmanager", "8081")
@@ -64,9 +64,9 @@ def test_same_job_runs_on_a_session_cluster(tmp_path: Path) -> None:
     from omniseq.infra.flink_cluster import FlinkSessionCluster
     from omniseq.infra.process import pid_alive
 
-    settings = make_test_settings(tmp_path / "run")
+    settings = isolated_settings(tmp_path / "run")
     with FlinkSessionCluster(settings) as cluster:
-        remote = make_test_settings(tmp_path / "run", flink_target=cluster.target)
+        remote = isolated_settings(tmp_path / "run", flink_target=cluster.target)
         t_env = table_env(remote, streaming=False, parallelism=1)
         out = tmp_path / "pq"
         t_env.execute_sql(

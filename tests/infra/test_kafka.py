@@ -11,7 +11,7 @@ from omniseq.infra import kafka as kafka_mod
 from omniseq.infra.jars import Jars
 from omniseq.infra.kafka import KafkaBroker, new_cluster_id
 from omniseq.infra.process import InfraError
-from omniseq.infra.testing import make_test_settings
+from omniseq.infra.stack import isolated_settings
 
 
 def test_cluster_id_format() -> None:
@@ -21,7 +21,7 @@ def test_cluster_id_format() -> None:
 
 
 def test_config_is_filled_from_settings(tmp_path: Path) -> None:
-    settings = make_test_settings(tmp_path, kafka_partitions=3)
+    settings = isolated_settings(tmp_path, kafka_partitions=3)
     text = KafkaBroker(settings).write_config().read_text()
     assert (
         f"listeners=PLAINTEXT://127.0.0.1:{settings.kafka_port},CONTROLLER://127.0.0.1:{settings.kafka_controller_port}"
@@ -36,23 +36,23 @@ def test_missing_java_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.delenv("JAVA_HOME", raising=False)
     monkeypatch.setattr(kafka_mod.shutil, "which", lambda name: None)
     with pytest.raises(InfraError, match="'java' is not on PATH"):
-        KafkaBroker(make_test_settings(tmp_path)).start()
+        KafkaBroker(isolated_settings(tmp_path)).start()
 
 
 def test_missing_jar_is_a_clear_error(tmp_path: Path) -> None:
     jars = Jars(kafka_classpath=[tmp_path / "kafka_2.13-4.1.1.jar"], flink=[])
     with pytest.raises(InfraError, match="jar\\(s\\) missing: .*kafka_2.13-4.1.1.jar"):
-        KafkaBroker(make_test_settings(tmp_path), jars=jars).start()
+        KafkaBroker(isolated_settings(tmp_path), jars=jars).start()
 
 
 def test_same_ports_rejected(tmp_path: Path) -> None:
-    settings = make_test_settings(tmp_path, kafka_port=45678, kafka_controller_port=45678)
+    settings = isolated_settings(tmp_path, kafka_port=45678, kafka_controller_port=45678)
     with pytest.raises(InfraError, match="must differ"):
         KafkaBroker(settings).start()
 
 
 def test_port_taken_fails_fast(tmp_path: Path) -> None:
-    settings = make_test_settings(tmp_path)
+    settings = isolated_settings(tmp_path)
     with socket.socket() as sock:
         sock.bind((settings.kafka_host, settings.kafka_controller_port))
         sock.listen()

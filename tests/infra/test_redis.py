@@ -10,13 +10,13 @@ import redis
 
 from omniseq.infra.process import InfraError, pid_alive
 from omniseq.infra.redis import RedisServer
-from omniseq.infra.testing import make_test_settings
+from omniseq.infra.stack import isolated_settings
 
 
 def test_command_line_reflects_settings(tmp_path: Path) -> None:
-    plain = RedisServer(make_test_settings(tmp_path)).command()
+    plain = RedisServer(isolated_settings(tmp_path)).command()
     assert plain[plain.index("--save") + 1] == "" and plain[plain.index("--appendonly") + 1] == "no"
-    settings = make_test_settings(tmp_path, redis_persistence=True, redis_password="hunter2")
+    settings = isolated_settings(tmp_path, redis_persistence=True, redis_password="hunter2")
     cmd = RedisServer(settings).command()
     assert cmd[cmd.index("--appendonly") + 1] == "yes"
     assert cmd[cmd.index("--port") + 1] == str(settings.redis_port)
@@ -27,12 +27,12 @@ def test_command_line_reflects_settings(tmp_path: Path) -> None:
 
 def test_missing_binary_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(InfraError, match="'no-such-redis' not found on PATH"):
-        RedisServer(make_test_settings(tmp_path), binary="no-such-redis").start()
+        RedisServer(isolated_settings(tmp_path), binary="no-such-redis").start()
 
 
 def test_bad_password_characters_rejected(tmp_path: Path) -> None:
     with pytest.raises(InfraError, match="redis_password must not contain"):
-        RedisServer(make_test_settings(tmp_path, redis_password='a"b')).command()
+        RedisServer(isolated_settings(tmp_path, redis_password='a"b')).command()
 
 
 @pytest.mark.integration
@@ -45,7 +45,7 @@ def test_session_fixture_serves_commands(redis_server: RedisServer) -> None:
 
 @pytest.mark.integration
 def test_password_and_persistence(tmp_path: Path) -> None:
-    settings = make_test_settings(tmp_path, redis_password="s3cret", redis_persistence=True)
+    settings = isolated_settings(tmp_path, redis_password="s3cret", redis_persistence=True)
     with RedisServer(settings) as server:
         pid = server.pid
         server.client().set("k", "v")
@@ -60,7 +60,7 @@ def test_password_and_persistence(tmp_path: Path) -> None:
 
 @pytest.mark.integration
 def test_port_taken_fails_fast(tmp_path: Path) -> None:
-    settings = make_test_settings(tmp_path)
+    settings = isolated_settings(tmp_path)
     with socket.socket() as sock:
         sock.bind((settings.redis_host, settings.redis_port))
         sock.listen()

@@ -10,8 +10,7 @@ import pytest
 
 from omniseq.infra import flink
 from omniseq.infra.process import pid_alive, read_pids
-from omniseq.infra.stack import LocalStack
-from omniseq.infra.testing import make_test_settings
+from omniseq.infra.stack import LocalStack, isolated_settings
 
 pytestmark = pytest.mark.integration
 
@@ -76,7 +75,7 @@ def _flink_counts(stack: LocalStack) -> dict[str, int]:
 
 
 def test_stack_from_scratch(tmp_path: Path) -> None:
-    settings = make_test_settings(tmp_path / "run", redis_password="pw-test", redis_persistence=True)
+    settings = isolated_settings(tmp_path / "run", redis_password="pw-test", redis_persistence=True)
     t0 = time.monotonic()
     with LocalStack(settings) as stack:
         started = time.monotonic() - t0

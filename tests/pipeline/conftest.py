@@ -41,7 +41,7 @@ def pipeline_stack(request: pytest.FixtureRequest) -> dict[str, object]:
 
 
 with contextlib.suppress(ImportError):  # the infra fixtures (session-scoped real processes)
-    from omniseq.infra.testing import kafka_broker, redis_server, stack_settings  # noqa: F401
+    from tests.stack_fixtures import kafka_broker, redis_server, stack_settings  # noqa: F401
 
 
 def create_topics(bootstrap: str, clickstream: str, dlq: str, clickstream_partitions: int = 2) -> None:

@@ -29,6 +29,7 @@ from models.registry import ModelRegistry
 from omniseq.features.online import RedisOnlineStore
 from omniseq.features.sequence import HybridSequence, Token
 from serving.settings import ServingSettings
+from tests.waiting import wait_until
 
 SEQ_VIEW = "user_hybrid_seq_v1"
 HISTORY = ["item3", "item7", "item9", "item11"]
@@ -56,17 +57,18 @@ class RedisProcess:
             pytest.fail("redis-server is not installed (Debian package redis-server)")
         cmd = [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = self.proc
         client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.exceptions.ConnectionError:
-                if time.monotonic() > deadline or self.proc.poll() is not None:
-                    raise RuntimeError(f"redis-server did not start on port {self.port}") from None
-                time.sleep(0.02)
-        client.close()
+        try:  # it answers a PING, or it has exited
+            wait_until(
+                lambda: proc.poll() is not None or client.ping(), 10, f"redis-server on port {self.port}"
+            )
+        finally:
+            client.close()
+        if proc.poll() is not None:
+            raise RuntimeError(
+                f"redis-server exited with {proc.returncode} instead of serving port {self.port}"
+            )
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -174,11 +176,9 @@ class ServerThread:
 
     def __enter__(self) -> ServerThread:
         self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.02)
+        wait_until(lambda: self.server.started or not self.thread.is_alive(), 30, "uvicorn to start")
+        if not self.server.started:
+            raise RuntimeError("uvicorn's thread ended before the server started")
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,7 @@ from models.export import load_torchscript
 from models.registry import ModelRegistry
 from serving.app import create_app
 from tests.serving.conftest import BASKET, RedisProcess, register_basket_version, settings_for, write_users
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -111,13 +111,13 @@ def test_unknown_model_and_hot_swap(served: Served) -> None:
     assert r.status_code == 404
     newer = register_basket_version(served.registry, seed=1)
     served.registry.promote(newer)
-    deadline = time.monotonic() + 30
-    while True:
+
+    def served_version() -> str:
         body = served.client.post("/basket/complete", json={"user_id": "alice", "basket": ["item3"]}).json()
-        if body["model_version"] == newer or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
-    assert body["model_version"] == newer
+        return str(body["model_version"])
+
+    wait_until(lambda: served_version() == newer, 30, f"/basket/complete answering with {newer}")
+    assert served_version() == newer
 
 
 def test_no_basket_champion_is_503(redis_proc: RedisProcess, tmp_path: Path) -> None:

@@ -4,8 +4,8 @@ rejected while the old model keeps serving."""
 from __future__ import annotations
 
 import threading
-import time
 from collections import Counter
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -14,6 +14,7 @@ import pytest
 from models.registry import ModelRegistry
 from serving.app import create_app
 from tests.serving.conftest import RedisProcess, ServerThread, export_version, settings_for, write_users
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -54,14 +55,25 @@ class Load:
         for t in self.threads:
             t.join(timeout=30)
 
+    def last_version(self) -> str | None:
+        with self.lock:
+            return self.versions[-1] if self.versions else None
+
     def wait_for_version(self, version: str, timeout: float = 20) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self.lock:
-                if self.versions and self.versions[-1] == version:
-                    return
-            time.sleep(0.02)
-        raise AssertionError(f"the server never answered with {version}")
+        wait_until(lambda: self.last_version() == version, timeout, f"the server answering with {version}")
+
+    def wait_for_answers(self, n: int, timeout: float = 20) -> int:
+        """Wait for ``n`` more 200 answers than now; returns how many there were before."""
+        before = len(self.versions)
+        wait_until(lambda: len(self.versions) >= before + n, timeout, f"{n} more answers")
+        return before
+
+
+def swapped(url: str, result: str, n: int) -> bool:
+    """``omniseq_model_swaps_total`` of the next-item family with this result has reached ``n`` (``/metrics``)."""
+    prefix = f'omniseq_model_swaps_total{{family="next_item",result="{result}"}} '
+    lines = [ln for ln in httpx.get(f"{url}/metrics").text.splitlines() if ln.startswith(prefix)]
+    return bool(lines) and float(lines[0].removeprefix(prefix)) >= n
 
 
 def test_hot_swap_under_load(redis_proc: RedisProcess, tmp_path: Path) -> None:
@@ -79,14 +91,15 @@ def test_hot_swap_under_load(redis_proc: RedisProcess, tmp_path: Path) -> None:
         load.wait_for_version(v1)
         registry.promote(v2)
         load.wait_for_version(v2)
-        for bad in (corrupt, nan):
+        for failures, bad in enumerate((corrupt, nan), start=1):
             registry.promote(bad)
-            time.sleep(0.5)  # several watcher polls: the load fails, v2 keeps serving
+            wait_until(partial(swapped, server.url, "failure", failures), 20, f"the watcher rejecting {bad}")
+            rejected = load.wait_for_answers(10)  # the load goes on: v2 keeps serving
             with load.lock:
-                assert load.versions[-1] == v2
+                assert set(load.versions[rejected:]) == {v2}
         registry.promote(v1)
         load.wait_for_version(v1)
-        time.sleep(0.2)
+        wait_until(partial(swapped, server.url, "success", 3), 20, "the swap back to v1 counted")
         metrics = httpx.get(f"{server.url}/metrics").text
     assert not load.errors
     assert set(load.statuses) == {200}, load.statuses

@@ -7,7 +7,6 @@ import json
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -17,6 +16,7 @@ from bench.loadgen import clean_env
 from models.registry import ModelRegistry
 from tests.serving.conftest import RedisProcess, export_sasrec_version, free_port, write_users
 from tests.serving.test_hot_swap import Load
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -32,15 +32,6 @@ LOGGING = {  # app loggers at INFO with the worker's pid, so the test sees which
 def swapped_pids(log: Path, version: str) -> set[str]:
     pattern = re.compile(rf"^(\d+) serving\.model_manager champion is now {re.escape(version)} ")
     return {m.group(1) for line in log.read_text().splitlines() if (m := pattern.match(line))}
-
-
-def wait_for(cond: object, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():  # type: ignore[operator]
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_every_worker_switches_to_a_promoted_model_without_failed_requests(
@@ -61,14 +52,14 @@ def test_every_worker_switches_to_a_promoted_model_without_failed_requests(
         server = subprocess.Popen(cmd, env=env, stderr=err, stdout=err)
     try:
         url = f"http://127.0.0.1:{port}"
-        wait_for(lambda: len(swapped_pids(log, v1)) == WORKERS, 120, f"{WORKERS} workers serving {v1}")
-        wait_for(lambda: httpx.get(f"{url}/readyz", timeout=2).status_code == 200, 30, "readyz")
+        wait_until(lambda: len(swapped_pids(log, v1)) == WORKERS, 120, f"{WORKERS} workers serving {v1}")
+        wait_until(lambda: httpx.get(f"{url}/readyz", timeout=2).status_code == 200, 30, "readyz")
         with Load(url, n=6) as load:
             load.wait_for_version(v1)
             registry.promote(v2)
-            wait_for(lambda: swapped_pids(log, v2) == swapped_pids(log, v1), 60, f"every worker on {v2}")
+            wait_until(lambda: swapped_pids(log, v2) == swapped_pids(log, v1), 60, f"every worker on {v2}")
             load.wait_for_version(v2)
-            time.sleep(0.3)  # more requests after every worker switched
+            load.wait_for_answers(20)  # more requests after every worker switched
             with load.lock:
                 n_before = len(load.versions)
         fresh = [httpx.post(f"{url}/recommend", json={"user_id": "alice"}, timeout=10) for _ in range(40)]

@@ -5,7 +5,6 @@ online store, a champion whose vocabulary does not cover the users' items."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,16 +14,14 @@ from fastapi.testclient import TestClient
 from models.registry import MANIFEST_FILE, ModelRegistry
 from serving.app import create_app
 from tests.serving.conftest import RedisProcess, export_version, settings_for, write_users
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
 
-def eventually(check: Callable[[], bool], timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.05)
+def utc_second() -> str:
+    """Now, as the registry writes ``created_at``."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def _metric(client: TestClient, line_start: str) -> str:
@@ -55,7 +52,9 @@ def test_start_up_serves_the_last_loadable_version_and_says_so(
         assert answer["model_version"] == good and answer["fallback"] is False
 
         registry.promote(newer)  # a loadable champion again: served, no longer degraded
-        eventually(lambda: client.get("/readyz").json()["model_version"] == newer)
+        wait_until(
+            lambda: client.get("/readyz").json()["model_version"] == newer, 15, f"the server on {newer}"
+        )
         assert client.get("/readyz").json()["warnings"] == []
         assert _metric(client, 'omniseq_model_degraded{family="next_item"}') == "0.0"
 
@@ -78,7 +77,8 @@ def test_broken_manifest_is_skipped_and_never_a_5xx(redis_proc: RedisProcess, tm
 def test_named_versions_are_bounded_and_rate_limited(redis_proc: RedisProcess, tmp_path: Path) -> None:
     registry = ModelRegistry(tmp_path / "registry")
     old = export_version(registry, tmp_path, name="old")
-    time.sleep(1.1)  # created_at has 1 s resolution: make "old" strictly older
+    created = registry.get(old).manifest["created_at"]  # 1 s resolution: "old" must be strictly older
+    wait_until(lambda: utc_second() > created, 5, f"the clock to pass {created}")
     recent = [export_version(registry, tmp_path, name=f"recent{i}") for i in range(2)]
     registry.promote(recent[0])
     write_users(redis_proc.port)

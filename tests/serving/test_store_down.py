@@ -3,8 +3,6 @@ when configured), and both recover by themselves once Redis is back on the same 
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -13,16 +11,9 @@ import pytest
 from models.registry import ModelRegistry
 from serving.app import create_app
 from tests.serving.conftest import RedisProcess, ServerThread, export_version, settings_for, write_users
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration
-
-
-def eventually(check: Callable[[], bool], timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.05)
 
 
 @pytest.mark.parametrize("fallback", [False, True])
@@ -54,13 +45,13 @@ def test_store_down_and_recovery(redis_proc: RedisProcess, tmp_path: Path, fallb
 
         redis_proc.start()  # same port, empty store
         write_users(redis_proc.port)
-        eventually(lambda: client.get("/readyz").status_code == 200)
+        wait_until(lambda: client.get("/readyz").status_code == 200, 10, "/readyz ready again")
 
         def recovered() -> bool:
             r = client.post("/recommend", json={"user_id": "alice"})
             return r.status_code == 200 and r.json()["fallback"] is False
 
-        eventually(recovered)
+        wait_until(recovered, 10, "/recommend answering from the store again")
         metrics = client.get("/metrics").text
     assert "omniseq_feature_store_errors_total" in metrics
     errors = [ln for ln in metrics.splitlines() if ln.startswith("omniseq_feature_store_errors_total ")]

@@ -26,6 +26,7 @@ from omniseq.features.online import RedisOnlineStore
 from omniseq.features.sequence import HybridSequence, Token
 from serving.app import create_app
 from tests.serving.conftest import SEQ_VIEW, RedisProcess, ServerThread, export_version, settings_for
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -56,11 +57,7 @@ def chromium() -> str:
 
 
 def eventually(what: str, check: Callable[[], bool], timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"the page did not show {what} within {timeout:.0f}s")
-        time.sleep(0.1)
+    wait_until(check, timeout, f"the page to show {what}", interval_s=0.1)
 
 
 class Site:
