@@ -32,9 +32,9 @@ import numpy as np
 import redis
 from tqdm import tqdm
 
+from bench.feature_rows import sample_row
 from feature_repo.views import feature_refs, view
 from omniseq.features.online import RedisOnlineStore, redis_key
-from omniseq.features.testing import sample_row
 from omniseq.settings import StackSettings
 
 RESULTS = Path(__file__).resolve().parent / "results" / "features.json"

@@ -9,11 +9,11 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from bench.feature_rows import T0
 from omniseq.features.offline import OfflineWriter
 from omniseq.features.online import RedisOnlineStore, Row
 from omniseq.features.sequence import HybridSequence
 from omniseq.features.store import apply
-from omniseq.features.testing import T0
 from omniseq.features.training import build_training_set
 from omniseq.features.validation import FeatureValidator, Quarantine
 from omniseq.schema import Behaviour, OnlineEvent, StoreTransaction

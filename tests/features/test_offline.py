@@ -7,8 +7,8 @@ from pathlib import Path
 import pyarrow.dataset as ds
 import pytest
 
+from bench.feature_rows import T0, sample_row
 from omniseq.features.offline import OfflineWriter, arrow_schema, date_of
-from omniseq.features.testing import T0, sample_row
 
 DAY = 86_400_000
 

@@ -11,6 +11,7 @@ from feast.infra.online_stores.helpers import _mmh3, _redis_key
 from feast.protos.feast.types.EntityKey_pb2 import EntityKey
 from feast.protos.feast.types.Value_pb2 import Value
 
+from bench.feature_rows import T0, instore_features, sample_row, sequence_features
 from feature_repo.views import VIEWS, feature_refs
 from omniseq.features.online import (
     RedisOnlineStore,
@@ -21,7 +22,6 @@ from omniseq.features.online import (
     field_hash,
     redis_key,
 )
-from omniseq.features.testing import T0, instore_features, sample_row, sequence_features
 
 
 def sequence_row(user: str, n: int, max_len: int, seed: int) -> dict[str, Any]:

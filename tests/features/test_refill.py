@@ -10,10 +10,10 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
+from bench.feature_rows import sample_row
 from cli.commands import features as cmd
 from omniseq.features.offline import rows_to_table
 from omniseq.features.online import RedisOnlineStore
-from omniseq.features.testing import sample_row
 from omniseq.settings import StackSettings
 
 VIEW = "user_hybrid_seq_v2"

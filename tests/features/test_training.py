@@ -8,8 +8,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from bench.feature_rows import T0, instore_features, sequence_features
 from omniseq.features.offline import OfflineWriter
-from omniseq.features.testing import T0, instore_features, sequence_features
 from omniseq.features.training import build_training_set, label_rows
 from omniseq.schema import OnlineEvent, StoreTransaction
 from omniseq.settings import StackSettings

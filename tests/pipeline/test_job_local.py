@@ -13,8 +13,8 @@ import pytest
 from omniseq.features.behaviour_log import read_log, sequences_as_of
 from omniseq.schema import EVENT_TYPES, OnlineEvent, StoreTransaction
 from pipeline.config import MINUTE_MS, PipelineSettings, WindowSpec
-from pipeline.reference import dedup, expected_online
 from pipeline.sinks import read_counters
+from tests.pipeline.reference import dedup, expected_online
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 T0 = 1_700_000_000_000

@@ -1,4 +1,5 @@
-"""Valid synthetic feature rows for every view (tests and the benchmark); nothing here touches Redis or disk."""
+"""Valid synthetic feature rows for every view: the workload of the feature benchmark (:mod:`bench.features`),
+also the feature tests' sample rows. Nothing here touches Redis or disk."""
 
 from __future__ import annotations
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from bench.feature_rows import sample_row
 from cli.commands import features as cmd
 from omniseq.features.sink import FeatureSink
-from omniseq.features.testing import sample_row
 from omniseq.settings import StackSettings
 
 VIEW = "user_hybrid_seq_v2"
