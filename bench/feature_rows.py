@@ -52,7 +52,7 @@ def sample_row(view_name: str, user_id: str, seed: int, n_behaviours: int = 40) 
     if spec.kind == "sequence":
         assert spec.max_len is not None
         feats = sequence_features(user_id, n_behaviours, spec.max_len, seed, t0=ts)
-        return user_id, feats, feats["last_ts"]
+        return Row(user_id, feats, feats["last_ts"])
     if spec.kind == "online_agg":
-        return user_id, online_agg_features(seed, ts), ts
-    return user_id, instore_features(seed, ts), ts
+        return Row(user_id, online_agg_features(seed, ts), ts)
+    return Row(user_id, instore_features(seed, ts), ts)

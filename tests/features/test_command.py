@@ -1,4 +1,4 @@
-"""FeatureSink (validate + both stores) and the ``omniseq features`` command."""
+"""The ``omniseq features`` command: list, apply, materialize."""
 
 from __future__ import annotations
 
@@ -10,29 +10,9 @@ import pytest
 
 from bench.feature_rows import sample_row
 from cli.commands import features as cmd
-from omniseq.features.sink import FeatureSink
 from omniseq.settings import StackSettings
 
 VIEW = "user_hybrid_seq_v2"
-
-
-@pytest.mark.integration
-def test_sink_writes_valid_rows_to_both_stores(feature_settings: StackSettings, tmp_path: Path) -> None:
-    settings = feature_settings.model_copy(
-        update={"offline_dir": tmp_path / "offline", "quarantine_dir": tmp_path / "q"}
-    )
-    sink = FeatureSink.from_settings(settings)
-    good = sample_row(VIEW, "sink_u1", 4)
-    bad = ("sink_u2", {**good[1], "seq_len": -5}, good[2])
-    report = sink.write(VIEW, [good, bad])
-    assert (report.accepted, report.rejected, len(report.files)) == (1, 1, 1)
-    assert sink.online is not None and sink.offline is not None
-    assert sink.online.read(VIEW, ["sink_u1", "sink_u2"]) == [good[1], None]
-    assert sink.offline.read(VIEW).num_rows == 1
-    assert sink.validator.quarantine.read(VIEW)[0]["user_id"] == "sink_u2"
-    assert sink.counter.snapshot()["rejected"] == {f"{VIEW}:range": 1}
-    with pytest.raises(ValueError, match="needs"):
-        FeatureSink(None, None, sink.validator)
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:

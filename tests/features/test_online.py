@@ -92,8 +92,8 @@ def test_versions_side_by_side_and_missing(applied_store: Any, redis_client: Any
     store = RedisOnlineStore(redis_client)
     v1 = sequence_row("u", 80, 50, 1)
     v2 = sequence_row("u", 80, 90, 1)
-    store.write("user_hybrid_seq_v1", [("u", v1, T0)])
-    store.write("user_hybrid_seq_v2", [("u", v2, T0)])
+    store.write("user_hybrid_seq_v1", [Row("u", v1, T0)])
+    store.write("user_hybrid_seq_v2", [Row("u", v2, T0)])
     assert (v1["seq_len"], v2["seq_len"]) == (50, 80)
     assert store.read("user_hybrid_seq_v1", ["u"]) == [v1]
     assert store.read("user_hybrid_seq_v2", ["u", "nobody"]) == [v2, None]
@@ -111,14 +111,14 @@ def test_versions_side_by_side_and_missing(applied_store: Any, redis_client: Any
 def test_skip_older(redis_client: Any) -> None:
     store = RedisOnlineStore(redis_client)
     new, old = instore_row(1), instore_row(2)
-    store.write("user_instore_agg_v1", [("u", new, T0 + 10)])
-    store.write("user_instore_agg_v1", [("u", old, T0)], skip_older=True)
+    store.write("user_instore_agg_v1", [Row("u", new, T0 + 10)])
+    store.write("user_instore_agg_v1", [Row("u", old, T0)], skip_older=True)
     assert store.read("user_instore_agg_v1", ["u"]) == [new]
     store.write(
-        "user_instore_agg_v1", [("u", old, T0 + 10)], skip_older=True
+        "user_instore_agg_v1", [Row("u", old, T0 + 10)], skip_older=True
     )  # equal time: late arrival wins
     assert store.read("user_instore_agg_v1", ["u"]) == [old]
-    store.write("user_instore_agg_v1", [("u", new, T0)])  # default: last write wins
+    store.write("user_instore_agg_v1", [Row("u", new, T0)])  # default: last write wins
     assert store.read("user_instore_agg_v1", ["u"], with_ts=True) == [{**new, "_ts_ms": T0}]
 
 
@@ -144,6 +144,6 @@ def test_online_codec_does_not_import_feast() -> None:
     import subprocess
     import sys
 
-    code = "import sys, omniseq.features.online, omniseq.features.validation, omniseq.features.offline; "
+    code = "import sys, omniseq.features.online, omniseq.features.offline; "
     code += "assert 'feast' not in sys.modules, 'feast imported'"
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -87,7 +87,9 @@ def test_random_histories_equal_the_reference_byte_for_byte(
 
     job = start(cfg, cfg.redis_url, flink_jars, resume=False)
     try:
-        with contextlib.suppress(AssertionError):  # on a timeout the comparison below names the first difference
+        with contextlib.suppress(
+            AssertionError
+        ):  # on a timeout the comparison below names the first difference
             wait_until(lambda: stored() == expected, 180, "Redis to equal the reference", interval_s=0.5)
     finally:
         job.stop(None)

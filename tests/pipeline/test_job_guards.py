@@ -81,7 +81,9 @@ def test_oversized_and_far_future_messages_are_dead_lettered_and_rest_is_loopbac
     job = start(cfg, cfg.redis_url, flink_jars, resume=False)
     try:
         store = RedisOnlineStore.from_url(cfg.redis_url)
-        wait_until(lambda: store.read("user_hybrid_seq_v1", ["u-ok"])[0] is not None, 90, "u-ok's sequence in Redis")
+        wait_until(
+            lambda: store.read("user_hybrid_seq_v1", ["u-ok"])[0] is not None, 90, "u-ok's sequence in Redis"
+        )
         assert store.read("user_hybrid_seq_v1", ["u-ok"])[0]["tok_items"] == ["i1"]  # type: ignore[index]
         assert store.read("user_hybrid_seq_v1", ["u-future"])[0] is None
         letters = {d["source_offset"]: d for d in _letters(cfg, 2)}

@@ -103,7 +103,9 @@ def test_replay_to_redis_equals_reference_across_a_restart(
     job = start(cfg, cfg.redis_url, flink_jars, resume=True)
     metrics = cfg.pipeline_dir / "metrics"
     sent_first = replay.stats.sent
-    wait_until(lambda: read_counters(metrics).get("messages_in", 0) >= sent_first, 120, "the first half consumed")
+    wait_until(
+        lambda: read_counters(metrics).get("messages_in", 0) >= sent_first, 120, "the first half consumed"
+    )
     assert read_counters(metrics).get("messages_in", 0) == sent_first
     job.stop(cfg.pipeline_dir / "savepoints")  # mid-stream: windows and drops still open
 
@@ -115,8 +117,12 @@ def test_replay_to_redis_equals_reference_across_a_restart(
     )
     job = start(cfg, cfg.redis_url, flink_jars, resume=True)
     try:
-        with contextlib.suppress(AssertionError):  # on a timeout the comparison below names the view that differs
-            wait_until(lambda: _online_state(cfg, expected) == expected, 150, "Redis to equal the reference", 0.5)
+        with contextlib.suppress(
+            AssertionError
+        ):  # on a timeout the comparison below names the view that differs
+            wait_until(
+                lambda: _online_state(cfg, expected) == expected, 150, "Redis to equal the reference", 0.5
+            )
         reason_file = cfg.dir("quarantine") / "broken.parquet.reason.json"
         wait_until(reason_file.is_file, 120, "the broken drop quarantined")
     finally:
