@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from feature_repo.views import view
+from feature_repo.views import ONLINE_COUNTS, ONLINE_RECENCY, ONLINE_TOTAL, view
 from omniseq.features.online import Row
 from omniseq.features.sequence import HybridSequence, Token
 
@@ -29,8 +29,8 @@ def sequence_features(user_id: str, n: int, max_len: int, seed: int, t0: int = T
 
 def online_agg_features(seed: int, last_ts: int = T0) -> dict[str, Any]:
     rng = random.Random(seed)
-    counts = {f"n_{t}": rng.randrange(20) for t in ("view", "click", "add_to_cart", "purchase")}
-    return {**counts, "n_events": sum(counts.values()), "last_online_ts": last_ts}
+    counts = {name: rng.randrange(20) for name in ONLINE_COUNTS}
+    return {**counts, ONLINE_TOTAL: sum(counts.values()), ONLINE_RECENCY: last_ts}
 
 
 def instore_features(seed: int, last_ts: int = T0) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from feature_repo.views import view as view_spec
 from omniseq.schema import EVENT_TYPES, Behaviour, OnlineEvent, StoreTransaction, sort_key
 from pipeline.config import MINUTE_MS, PipelineSettings, WindowSpec
 from pipeline.producer import DropScheduler, Replayer, kafka_producer
@@ -48,7 +49,7 @@ def _expected_hashes(expected: dict[str, dict[str, dict[str, Any]]]) -> dict[byt
     out: dict[bytes, dict[bytes, bytes]] = {}
     for view, users in expected.items():
         for user, feats in users.items():
-            ts = feats.get("last_ts", feats.get("last_store_ts", feats.get("last_online_ts")))
+            ts = feats[view_spec(view).event_time_feature]
             out.setdefault(redis_key(user), {}).update(codec.encode_row(view, feats, int(ts)))
     return out
 

@@ -20,8 +20,12 @@ public final class JobConfig implements Serializable {
     /** One feature of a view: its name, Feast dtype and Redis hash field (murmur3 of "view:feature"). */
     public record Feature(String name, String dtype, byte[] field) implements Serializable {}
 
-    /** One feature view: its features, its {@code _ts:<view>} field and (sequence views) its length. */
-    public record View(String name, int maxLen, byte[] tsField, List<Feature> features) implements Serializable {}
+    /**
+     * One feature view: its features, its {@code _ts:<view>} field, the feature holding a row's event time and
+     * (sequence views) its length.
+     */
+    public record View(String name, int maxLen, byte[] tsField, String tsFeature, List<Feature> features)
+            implements Serializable {}
 
     public final String json;
     public final String onlineUri;
@@ -81,6 +85,7 @@ public final class JobConfig implements Serializable {
                 v.get("name").asText(),
                 v.path("max_len").asInt(0),
                 hex.parseHex(v.get("ts_field_hex").asText()),
+                v.get("ts_feature").asText(),
                 List.copyOf(features));
     }
 
