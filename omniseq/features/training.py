@@ -190,7 +190,7 @@ def build_training_set(
         engine = "feast" if not isinstance(source, StackSettings) else "parquet"
     if engine == "feast":
         if isinstance(source, StackSettings):
-            from omniseq.features.store import feature_store
+            from omniseq.features.store import feature_store  # lazy: importing feast costs seconds of CPU
 
             source = feature_store(source)
         return _feast_engine(source, labels, grouped)

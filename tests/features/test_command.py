@@ -10,6 +10,8 @@ import pytest
 
 from bench.feature_rows import sample_row
 from cli.commands import features as cmd
+from omniseq.features.offline import OfflineWriter
+from omniseq.features.online import RedisOnlineStore
 from omniseq.settings import StackSettings
 
 VIEW = "user_hybrid_seq_v2"
@@ -51,8 +53,6 @@ def test_features_apply_and_list_registered(
 def test_features_materialize_restores_redis(
     feature_settings: StackSettings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, redis_client: Any
 ) -> None:
-    from omniseq.features.offline import OfflineWriter
-    from omniseq.features.online import RedisOnlineStore
 
     monkeypatch.setenv("OMNISEQ_RUN_DIR", str(tmp_path))
     monkeypatch.setenv("OMNISEQ_REDIS_PORT", str(feature_settings.redis_port))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 import pandas as pd
@@ -9,7 +11,7 @@ import pytest
 from feast.infra.key_encoding_utils import serialize_entity_key
 from feast.infra.online_stores.helpers import _mmh3, _redis_key
 from feast.protos.feast.types.EntityKey_pb2 import EntityKey
-from feast.protos.feast.types.Value_pb2 import Value
+from feast.protos.feast.types.Value_pb2 import Int64List, StringList, Value
 
 from bench.feature_rows import T0, instore_features, sample_row, sequence_features
 from feature_repo.views import VIEWS, feature_refs
@@ -19,6 +21,7 @@ from omniseq.features.online import (
     decode_ts,
     decode_value,
     encode_ts,
+    encode_value,
     field_hash,
     redis_key,
 )
@@ -55,7 +58,6 @@ def test_key_and_field_layout_match_feast() -> None:
 
 
 def test_value_roundtrip() -> None:
-    from omniseq.features.online import encode_value
 
     for dtype, value in [("int64", -3), ("float64", 2.5), ("string", "é"), ("int64_list", [1, 2]),
                          ("string_list", ["a", ""]), ("int64_list", []), ("string", None)]:  # fmt: skip
@@ -123,9 +125,6 @@ def test_skip_older(redis_client: Any) -> None:
 
 
 def test_wire_copy_matches_feast_value_proto() -> None:
-    from feast.protos.feast.types.Value_pb2 import Int64List, StringList
-
-    from omniseq.features.online import encode_value
 
     cases = [
         ("int64", 7, Value(int64_val=7)),
@@ -141,8 +140,6 @@ def test_wire_copy_matches_feast_value_proto() -> None:
 
 
 def test_online_codec_does_not_import_feast() -> None:
-    import subprocess
-    import sys
 
     code = "import sys, omniseq.features.online, omniseq.features.offline; "
     code += "assert 'feast' not in sys.modules, 'feast imported'"

@@ -4,6 +4,7 @@ import contextlib
 import os
 
 import pytest
+from kafka.admin import KafkaAdminClient, NewTopic
 
 from tests.pipeline.local_job import job_jars
 
@@ -42,8 +43,6 @@ with contextlib.suppress(ImportError):  # the infra fixtures (session-scoped rea
 def create_topics(bootstrap: str, clickstream: str, dlq: str, clickstream_partitions: int = 2) -> None:
     """The job's input topic (``clickstream_partitions`` partitions) and its one-partition dead-letter topic, made
     before anything is produced, so no test depends on the broker's auto-creation defaults."""
-    from kafka.admin import KafkaAdminClient, NewTopic
-
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     try:
         admin.create_topics([NewTopic(clickstream, clickstream_partitions, 1), NewTopic(dlq, 1, 1)])

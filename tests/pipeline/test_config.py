@@ -4,6 +4,7 @@ import pytest
 from pydantic import ValidationError
 
 from pipeline.config import PipelineSettings, WindowSpec
+from pipeline.job import render_sql
 
 
 def test_env_overrides_and_unknown_keys(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -32,7 +33,6 @@ def test_folders_derive_from_run_dir(tmp_path) -> None:  # type: ignore[no-untyp
 
 
 def test_sql_placeholders_are_checked() -> None:
-    from pipeline.job import render_sql
 
     sql = render_sql("kafka_source", topic="t", bootstrap="h:1", group_id="g", startup_mode="earliest-offset")
     assert "'topic' = 't'" in sql and "${" not in sql

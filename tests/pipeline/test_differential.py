@@ -12,11 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 
 from feature_repo.views import view as view_spec
+from omniseq.features.online import RedisOnlineStore, redis_key
 from omniseq.schema import EVENT_TYPES, Behaviour, OnlineEvent, StoreTransaction, sort_key
 from pipeline.config import MINUTE_MS, PipelineSettings, WindowSpec
 from pipeline.producer import DropScheduler, Replayer, kafka_producer
+from pipeline.runner import start
 from tests.pipeline.conftest import create_topics
 from tests.pipeline.reference import expected_online
 from tests.waiting import wait_until
@@ -43,7 +46,6 @@ def _random_history(seed: int, n: int = 400) -> list[Behaviour]:
 
 
 def _expected_hashes(expected: dict[str, dict[str, dict[str, Any]]]) -> dict[bytes, dict[bytes, bytes]]:
-    from omniseq.features.online import RedisOnlineStore, redis_key
 
     codec = RedisOnlineStore(None)  # type: ignore[arg-type]  # encoding only
     out: dict[bytes, dict[bytes, bytes]] = {}
@@ -57,9 +59,6 @@ def _expected_hashes(expected: dict[str, dict[str, dict[str, Any]]]) -> dict[byt
 def test_random_histories_equal_the_reference_byte_for_byte(
     tmp_path: Path, pipeline_stack: dict[str, Any], flink_jars: list[str]
 ) -> None:
-    import redis
-
-    from pipeline.runner import start
 
     uid = uuid.uuid4().hex[:8]
     cfg = PipelineSettings(

@@ -15,9 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kafka import KafkaConsumer, KafkaProducer
 
+from omniseq.features.online import RedisOnlineStore
 from omniseq.schema import OnlineEvent, encode_event
 from pipeline.config import PipelineSettings
+from pipeline.runner import JobFailed, start, watch
 from tests.pipeline.conftest import create_topics
 from tests.waiting import wait_until
 
@@ -34,8 +37,6 @@ def _status(url: str, method: str = "GET", data: bytes | None = None) -> int:
 
 
 def _letters(cfg: PipelineSettings, n: int) -> list[dict[str, Any]]:
-    from kafka import KafkaConsumer
-
     consumer = KafkaConsumer(
         cfg.dlq_topic, bootstrap_servers=cfg.kafka_bootstrap, auto_offset_reset="earliest",
         consumer_timeout_ms=2000, fetch_max_bytes=4 << 20, max_partition_fetch_bytes=4 << 20,
@@ -56,10 +57,6 @@ def _letters(cfg: PipelineSettings, n: int) -> list[dict[str, Any]]:
 def test_oversized_and_far_future_messages_are_dead_lettered_and_rest_is_loopback(
     tmp_path: Path, pipeline_stack: dict[str, Any], flink_jars: list[str]
 ) -> None:
-    from kafka import KafkaProducer
-
-    from omniseq.features.online import RedisOnlineStore
-    from pipeline.runner import JobFailed, start, watch
 
     uid = uuid.uuid4().hex[:8]
     cfg = PipelineSettings(

@@ -14,10 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kafka import KafkaConsumer
 
+from omniseq.features.online import RedisOnlineStore
 from omniseq.schema import EVENT_TYPES, Behaviour, OnlineEvent, StoreTransaction, sort_key
 from pipeline.config import MINUTE_MS, PipelineSettings, WindowSpec
 from pipeline.producer import DropScheduler, Replayer, kafka_producer
+from pipeline.runner import start
 from pipeline.sinks import read_counters
 from tests.pipeline.conftest import create_topics
 from tests.pipeline.reference import expected_online
@@ -43,8 +46,6 @@ def _history(n_users: int = 8, n_events: int = 240) -> list[Behaviour]:
 
 
 def _dead_letters(cfg: PipelineSettings, expected: int) -> list[dict[str, Any]]:
-    from kafka import KafkaConsumer
-
     consumer = KafkaConsumer(
         cfg.dlq_topic, bootstrap_servers=cfg.kafka_bootstrap, auto_offset_reset="earliest",
         consumer_timeout_ms=3000, isolation_level="read_committed",
@@ -64,7 +65,6 @@ def _dead_letters(cfg: PipelineSettings, expected: int) -> list[dict[str, Any]]:
 
 
 def _online_state(cfg: PipelineSettings, expected: dict[str, dict[str, dict[str, Any]]]) -> dict[str, Any]:
-    from omniseq.features.online import RedisOnlineStore
 
     store = RedisOnlineStore.from_url(cfg.redis_url)
     got = {}
@@ -77,7 +77,6 @@ def _online_state(cfg: PipelineSettings, expected: dict[str, dict[str, dict[str,
 def test_replay_to_redis_equals_reference_across_a_restart(
     tmp_path: Path, pipeline_stack: dict[str, Any], flink_jars: list[str]
 ) -> None:
-    from pipeline.runner import start
 
     uid = uuid.uuid4().hex[:8]
     cfg = PipelineSettings(
