@@ -23,6 +23,7 @@ from pyflink.table import Schema, StatementSet, StreamTableEnvironment, Table
 from feature_repo.views import (
     BASKET_CODE,
     CREATED_FIELD,
+    EVENT_TYPE_CODES,
     ONLINE_COUNTS,
     ONLINE_RECENCY,
     ONLINE_TOTAL,
@@ -31,8 +32,9 @@ from feature_repo.views import (
     USER_JOIN_KEY,
     view,
 )
-from omniseq.features.behaviour_log import LOG_NAME, LOG_SQL_TYPES
+from omniseq.features.behaviour_log import LOG_COLUMNS, LOG_NAME, LOG_SQL_TYPES
 from omniseq.features.online import entity_key_prefix, field_hash, ts_field
+from omniseq.schema import MAX_ID_LEN, MAX_TS_MS, MIN_TS_MS
 from pipeline.config import PipelineSettings, WindowSpec
 
 SQL_DIR = Path(__file__).parent / "sql"
@@ -88,6 +90,11 @@ def operator_config(cfg: PipelineSettings, online_uri: str) -> str:
             "dlq_max_payload_bytes": cfg.dlq_max_payload_bytes,
             "max_future_skew_ms": cfg.max_future_skew_ms,
             "offline_snapshots": cfg.offline_snapshots,
+            "event_type_codes": EVENT_TYPE_CODES,
+            "basket_code": BASKET_CODE,
+            "min_ts_ms": MIN_TS_MS,
+            "max_ts_ms": MAX_TS_MS,
+            "max_id_len": MAX_ID_LEN,
         }
     )
 
@@ -140,7 +147,8 @@ def build_hybrid(
     ``offline_snapshots`` one snapshot row per behaviour and sequence/in-store view."""
     java = _java()
     fn = java.HybridFeatures(op_cfg, with_offline)
-    j = behaviours._j_data_stream.keyBy(java.KeyByField(0)).process(fn).uid("hybrid").name("hybrid")
+    by_user = java.KeyByField(LOG_COLUMNS.index(USER_JOIN_KEY))  # behaviours have the log's layout
+    j = behaviours._j_data_stream.keyBy(by_user).process(fn).uid("hybrid").name("hybrid")
     side: dict[str, DataStream] = {}
     if with_offline:
         side[BEHAVIOUR_LOG] = DataStream(j.getSideOutput(java.Records.logTag()))
@@ -197,7 +205,8 @@ def build_window_writer(
     if union is None:
         return
     java = _java()
-    j = t_env.to_data_stream(union)._j_data_stream.keyBy(java.KeyByField(1))
+    by_user = java.KeyByField(union.get_resolved_schema().get_column_names().index(USER_JOIN_KEY))
+    j = t_env.to_data_stream(union)._j_data_stream.keyBy(by_user)
     j = j.process(java.WindowWriter(op_cfg)).uid("window-writer").name("window-writer")
     sink = get_gateway().jvm.org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink()
     j.sinkTo(sink).name("window-writer-end")  # emits nothing; the sink keeps the operator in the graph

@@ -83,7 +83,7 @@ public class HybridFeatures extends KeyedProcessFunction<String, Row, Row>
         String key = (String) r.getField(Records.KEY);
         int type = (Integer) r.getField(Records.TYPE);
         long ts = (Long) r.getField(Records.TS);
-        boolean basket = type == Records.BASKET;
+        boolean basket = type == cfg.basketCode;
         if (st.isDuplicate(key, ts, cfg.dedupTtlMs)) {
             counters.inc(basket ? "duplicate_baskets" : "duplicate_events", 1);
             state.update(st); // the seen-set may have been pruned
