@@ -1,5 +1,6 @@
 """The feature contract of the Feast project ``omniseq`` as plain data: the one source of truth for the Feast objects
-(:mod:`feature_repo.definitions`), the pipeline's columns, the validation of rows before they are written, the Redis codec and the training-set builder.
+(:mod:`feature_repo.definitions`), the pipeline's columns, Flink SQL types and window SQL, what the Java operators
+are told (``pipeline.job.operator_config``), the Redis codec and the training-set builder.
 
 Versions are separate feature views named ``<base>_v<N>`` (Feast's own versioning is online-only and
 experimental): both versions are registered, written and served side by side, online and offline. A model
