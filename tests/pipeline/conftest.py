@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import contextlib
 import os
 
 import pytest
@@ -34,10 +33,6 @@ def pipeline_stack(request: pytest.FixtureRequest) -> dict[str, object]:
         "kafka_host": stack.kafka_host,
         "redis_host": stack.redis_host,
     }
-
-
-with contextlib.suppress(ImportError):  # the infra fixtures (session-scoped real processes)
-    from omniseq.infra.testing import kafka_broker, redis_server, stack_settings  # noqa: F401
 
 
 def create_topics(bootstrap: str, clickstream: str, dlq: str, clickstream_partitions: int = 2) -> None:
