@@ -1,10 +1,5 @@
-import itertools
-
-import pytest
-
+import itertools, pytest
 from tests.waiting import wait_until
-
-
 def test_wait_until_returns_value_and_times_out():
     c = itertools.count()
     assert wait_until(lambda: next(c) >= 3 and "ok", 5, "three calls") == "ok"
