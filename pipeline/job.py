@@ -38,7 +38,6 @@ from omniseq.schema import MAX_ID_LEN, MAX_TS_MS, MIN_TS_MS
 from pipeline.config import PipelineSettings, WindowSpec
 
 SQL_DIR = Path(__file__).parent / "sql"
-BEHAVIOUR_LOG = LOG_NAME
 
 
 def render_sql(name: str, **values: Any) -> str:
@@ -151,7 +150,7 @@ def build_hybrid(
     j = behaviours._j_data_stream.keyBy(by_user).process(fn).uid("hybrid").name("hybrid")
     side: dict[str, DataStream] = {}
     if with_offline:
-        side[BEHAVIOUR_LOG] = DataStream(j.getSideOutput(java.Records.logTag()))
+        side[LOG_NAME] = DataStream(j.getSideOutput(java.Records.logTag()))
         if cfg.offline_snapshots:
             views = [*cfg.seq_views, cfg.instore_view]
             for name, tag in zip(views, java.HybridFeatures.snapshotTags(op_cfg), strict=True):
@@ -222,7 +221,7 @@ def build_offline_sinks(
     """The behaviour log, the window views (and optional snapshots) -> ``<offline_dir>/<name>/date=YYYY-MM-DD/``."""
     for name, stream in side.items():
         t_env.create_temporary_view(f"side_{name}", t_env.from_data_stream(stream))
-        if name == BEHAVIOUR_LOG:  # every behaviour with its event time and arrival time
+        if name == LOG_NAME:  # every behaviour with its event time and arrival time
             log_cols = [(c, t) for c, t in LOG_SQL_TYPES.items() if c != USER_JOIN_KEY]
             names = _offline_table(t_env, cfg, name, log_cols)
             stmts.add_insert_sql(_offline_insert(name, names, f"side_{name}", "ts_ms", "arrival_ms"))
