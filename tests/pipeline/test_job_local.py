@@ -10,9 +10,10 @@ from typing import Any
 import pyarrow.dataset as ds
 import pytest
 
-from omniseq.features.behaviour_log import LOG_NAME, read_log, sequences_as_of
+from omniseq.features.behaviour_log import LOG_COLUMNS, LOG_NAME, read_log, sequences_as_of
 from omniseq.features.online import RedisOnlineStore
 from omniseq.schema import EVENT_TYPES, OnlineEvent, StoreTransaction
+from pipeline import job
 from pipeline.config import MINUTE_MS, PipelineSettings, WindowSpec
 from pipeline.sinks import read_counters
 from tests.pipeline.local_job import run_from_elements
@@ -68,6 +69,8 @@ def test_hybrid_windows_and_offline_equal_reference(
     last = {r["user_id"]: r for r in sorted(offline.to_pylist(), key=lambda r: (r["last_ts"], r["seq_len"]))}
     for user, feats in expected["user_hybrid_seq_v2"].items():
         assert last[user]["last_ts"] == feats["last_ts"]
+    # the Java operators' behaviour layout is the behaviour log's (the Python side of the same rows)
+    assert list(job._java().Records.BEHAVIOUR_FIELDS) == list(LOG_COLUMNS)
     log_dir = cfg.dir("offline") / LOG_NAME
     files = sorted(p.name for p in log_dir.glob("date=*/*") if not p.name.startswith("."))
     assert files and all(name.endswith(".parquet") for name in files)
