@@ -9,7 +9,10 @@ import time
 import urllib.request
 from typing import Any
 
+from omniseq.infra.flink import stream_env
+from omniseq.infra.process import free_port
 from pipeline.config import PipelineSettings
+from pipeline.runner import flink_config
 
 SOURCE = """
 CREATE TEMPORARY TABLE hop_src (
@@ -53,15 +56,12 @@ def run_baseline(
     cfg: PipelineSettings, jars: list[str], target: int, timeout_s: float = 600
 ) -> dict[str, Any]:
     """Run the HOP-window job over the topic's ``target`` events; its sustained events/s and busy time."""
-    from omniseq.infra.process import free_port
-    from pipeline.runner import flink_config, make_env
-
     port = free_port()
     rest_url = f"http://127.0.0.1:{port}"
     conf = flink_config(cfg, jars, None, port)
     conf["pipeline.name"] = "bench-hop-baseline"
     conf["execution.checkpointing.dir"] = (cfg.pipeline_dir / "baseline-checkpoints").resolve().as_uri()
-    _, t_env = make_env(conf)
+    _, t_env = stream_env(conf)
     t_env.execute_sql(SOURCE.format(topic=cfg.clickstream_topic, bootstrap=cfg.kafka_bootstrap))
     t_env.execute_sql(SINK)
     result = t_env.execute_sql(INSERT)

@@ -32,9 +32,10 @@ import numpy as np
 import redis
 from tqdm import tqdm
 
+from bench.feature_rows import sample_row
 from feature_repo.views import feature_refs, view
-from omniseq.features.online import RedisOnlineStore, redis_key
-from omniseq.features.testing import sample_row
+from omniseq.features.online import RedisOnlineStore, field_hash, redis_key, ts_field
+from omniseq.features.store import apply
 from omniseq.settings import StackSettings
 
 RESULTS = Path(__file__).resolve().parent / "results" / "features.json"
@@ -108,8 +109,6 @@ def _write_rows(store: RedisOnlineStore, users: list[str]) -> dict[str, float]:
 
 
 def run_bench(host: str, port: int, n_users: int, iters: int, workdir: Path) -> dict[str, Any]:
-    from omniseq.features.store import apply
-
     settings = StackSettings(run_dir=workdir, redis_host=host, redis_port=port)
     fs = apply(settings)
     client = redis.Redis(host=host, port=port)
@@ -118,8 +117,6 @@ def run_bench(host: str, port: int, n_users: int, iters: int, workdir: Path) -> 
     write = _write_rows(store, users)
     refs = feature_refs(VIEW)
     names = list(view(VIEW).feature_names)
-    from omniseq.features.online import field_hash, ts_field
-
     fields = [field_hash(VIEW, n) for n in names] + [ts_field(VIEW)]
 
     def hmget(ids: list[str]) -> Any:

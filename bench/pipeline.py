@@ -32,15 +32,22 @@ from typing import Any
 
 from bench._pipeline_baseline import drain_rate, rest_get, run_baseline, vertex_busy
 from bench.plots import plot_pipeline
+from omniseq.data import load
+from omniseq.features.online import RedisOnlineStore
+from omniseq.infra.kafka import KafkaBroker
+from omniseq.infra.process import free_port
+from omniseq.infra.redis import RedisServer
+from omniseq.infra.stack import isolated_settings
 from omniseq.schema import OnlineEvent, sort_key
 from pipeline.config import PipelineSettings
+from pipeline.producer import Pacer, Replayer, kafka_producer
+from pipeline.runner import resolve_jars, start
 from pipeline.sinks import read_counters
 
 RESULTS = Path(__file__).parent / "results" / "pipeline.json"
 
 
 def _events(n: int, users: int) -> list[OnlineEvent]:
-    from omniseq.data import load
 
     evs = [b for b in load("simulator", users=users).behaviours() if isinstance(b, OnlineEvent)]
     evs.sort(key=sort_key)
@@ -97,7 +104,6 @@ class FreshnessProbe:
     """Polls Redis for probe events until each user's sequence contains it."""
 
     def __init__(self, redis_url: str, view: str) -> None:
-        from omniseq.features.online import RedisOnlineStore
 
         self.store, self.view = RedisOnlineStore.from_url(redis_url), view
         self.pending: dict[str, tuple[OnlineEvent, float]] = {}
@@ -137,7 +143,6 @@ class FreshnessProbe:
 
 
 def _freshness(cfg: PipelineSettings, events: list[OnlineEvent], rate: float, probes: int) -> dict[str, Any]:
-    from pipeline.producer import Pacer, Replayer, kafka_producer
 
     probe = FreshnessProbe(cfg.redis_url, "user_hybrid_seq_v1")
     every = max(1, len(events) // probes)
@@ -175,7 +180,6 @@ def _freshness(cfg: PipelineSettings, events: list[OnlineEvent], rate: float, pr
 
 
 def _lost(cfg: PipelineSettings, events: list[OnlineEvent]) -> dict[str, Any]:
-    from omniseq.features.online import RedisOnlineStore
 
     newest: dict[str, OnlineEvent] = {}
     for e in events:
@@ -192,11 +196,6 @@ def _lost(cfg: PipelineSettings, events: list[OnlineEvent]) -> dict[str, Any]:
 
 
 def _stack(run_dir: Path) -> tuple[Any, Any, PipelineSettings, int]:
-    from omniseq.infra.kafka import KafkaBroker
-    from omniseq.infra.process import free_port
-    from omniseq.infra.redis import RedisServer
-    from omniseq.infra.stack import isolated_settings
-
     stack = isolated_settings(run_dir)
     broker, redis_srv = KafkaBroker(stack).start(), RedisServer(stack).start()
     broker.create_topics([stack.clickstream_topic, stack.dlq_topic])
@@ -251,8 +250,6 @@ def main(argv: list[str] | None = None) -> int:
 def _run(
     cfg: PipelineSettings, backlog: list[OnlineEvent], live: list[OnlineEvent], args: Any, rest_port: int
 ) -> dict[str, Any]:
-    from pipeline.producer import Replayer, kafka_producer
-    from pipeline.runner import resolve_jars, start
 
     cfg = cfg.model_copy(
         update={"offline_enabled": not args.no_offline, "offline_snapshots": not args.no_snapshots}

@@ -1,5 +1,6 @@
 """The feature contract of the Feast project ``omniseq`` as plain data: the one source of truth for the Feast objects
-(:mod:`feature_repo.definitions`), the pipeline's columns, the validation of rows before they are written, the Redis codec and the training-set builder.
+(:mod:`feature_repo.definitions`), the pipeline's columns, Flink SQL types and window SQL, what the Java operators
+are told (``pipeline.job.operator_config``), the Redis codec and the training-set builder.
 
 Versions are separate feature views named ``<base>_v<N>`` (Feast's own versioning is online-only and
 experimental): both versions are registered, written and served side by side, online and offline. A model
@@ -22,7 +23,19 @@ CREATED_FIELD: Final[str] = "created_timestamp"  # offline rows: when the row wa
 # tok_types codes of the sequence views: an online event's type, or an in-store basket
 EVENT_TYPE_CODES: Final[dict[str, int]] = {"view": 0, "click": 1, "add_to_cart": 2, "purchase": 3}
 BASKET_CODE: Final[int] = 4
-_EVENT_TYPES: Final[tuple[str, ...]] = tuple(EVENT_TYPE_CODES)
+# the online-aggregate views' columns: a count per event type (feature -> the type code it counts), the total and
+# the recency (the row's event time); the window SQL of the pipeline is rendered from these
+ONLINE_COUNTS: Final[dict[str, int]] = {f"n_{t}": code for t, code in EVENT_TYPE_CODES.items()}
+ONLINE_TOTAL: Final[str] = "n_events"
+ONLINE_RECENCY: Final[str] = "last_online_ts"
+# the Flink SQL type of each dtype (the pipeline's table columns)
+SQL_TYPES: Final[dict[str, str]] = {
+    "int64": "BIGINT",
+    "float64": "DOUBLE",
+    "string": "STRING",
+    "int64_list": "ARRAY<BIGINT>",
+    "string_list": "ARRAY<STRING>",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +44,11 @@ class FeatureSpec:
     dtype: Dtype
     description: str
     min_value: float | None = None  # numeric features (and list elements): inclusive lower bound
+
+    @property
+    def sql_type(self) -> str:
+        """The feature's Flink SQL type."""
+        return SQL_TYPES[self.dtype]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +76,15 @@ class ViewSpec:
 
     def dtypes(self) -> dict[str, Dtype]:
         return {f.name: f.dtype for f in self.features}
+
+    @property
+    def event_time_feature(self) -> str:
+        """The feature that holds the row's event time (epoch ms): the newest behaviour the row contains."""
+        return _EVENT_TIME[self.kind]
+
+    def sql_columns(self) -> list[tuple[str, str]]:
+        """``(feature, Flink SQL type)`` in contract order."""
+        return [(f.name, f.sql_type) for f in self.features]
 
     def all_tags(self) -> dict[str, str]:
         return {"version": f"v{self.version}", "window": self.window, "source": self.source, **self.tags}
@@ -89,11 +116,13 @@ def _sequence_features() -> tuple[FeatureSpec, ...]:
 
 
 def _online_agg_features() -> tuple[FeatureSpec, ...]:
-    counts = [FeatureSpec(f"n_{t}", "int64", f"{t} events in the window", 0) for t in _EVENT_TYPES]
+    counts = [
+        FeatureSpec(n, "int64", f"{n.removeprefix('n_')} events in the window", 0) for n in ONLINE_COUNTS
+    ]
     return (
         *counts,
-        FeatureSpec("n_events", "int64", "online events in the window", 0),
-        FeatureSpec("last_online_ts", "int64", "epoch ms of the newest online event (recency)", 0),
+        FeatureSpec(ONLINE_TOTAL, "int64", "online events in the window", 0),
+        FeatureSpec(ONLINE_RECENCY, "int64", "epoch ms of the newest online event (recency)", 0),
     )
 
 
@@ -104,6 +133,13 @@ _INSTORE_FEATURES: Final[tuple[FeatureSpec, ...]] = (
     FeatureSpec("last_store_id", "string", "store of the newest basket"),
     FeatureSpec("last_store_ts", "int64", "epoch ms of the newest basket", 0),
 )
+
+
+_EVENT_TIME: Final[dict[str, str]] = {
+    "sequence": "last_ts",
+    "online_agg": ONLINE_RECENCY,
+    "instore_agg": "last_store_ts",
+}
 
 
 def _build_views() -> dict[str, ViewSpec]:

@@ -117,9 +117,5 @@ class PipelineSettings(StackSettings):
         return self.pipeline_dir / "checkpoints"
 
     @property
-    def metrics_path(self) -> Path:
-        return self.pipeline_dir / "metrics.json"
-
-    @property
     def max_seq_len(self) -> int:
         return max(self.seq_views.values())

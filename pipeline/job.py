@@ -20,19 +20,24 @@ from pyflink.datastream import DataStream
 from pyflink.java_gateway import get_gateway
 from pyflink.table import Schema, StatementSet, StreamTableEnvironment, Table
 
-from feature_repo.views import PROJECT, view
+from feature_repo.views import (
+    BASKET_CODE,
+    CREATED_FIELD,
+    EVENT_TYPE_CODES,
+    ONLINE_COUNTS,
+    ONLINE_RECENCY,
+    ONLINE_TOTAL,
+    PROJECT,
+    TIMESTAMP_FIELD,
+    USER_JOIN_KEY,
+    view,
+)
+from omniseq.features.behaviour_log import LOG_COLUMNS, LOG_NAME, LOG_SQL_TYPES
 from omniseq.features.online import entity_key_prefix, field_hash, ts_field
+from omniseq.schema import MAX_ID_LEN, MAX_TS_MS, MIN_TS_MS
 from pipeline.config import PipelineSettings, WindowSpec
 
 SQL_DIR = Path(__file__).parent / "sql"
-SQL_TYPES = {
-    "int64": "BIGINT",
-    "float64": "DOUBLE",
-    "string": "STRING",
-    "int64_list": "ARRAY<BIGINT>",
-    "string_list": "ARRAY<STRING>",
-}
-BEHAVIOUR_LOG = "behaviour_log"  # <offline_dir>/behaviour_log/date=YYYY-MM-DD/*.parquet
 
 
 def render_sql(name: str, **values: Any) -> str:
@@ -53,7 +58,13 @@ def _view_json(name: str, max_len: int = 0) -> dict[str, Any]:
     features = [
         {"name": f.name, "dtype": f.dtype, "field_hex": field_hash(name, f.name).hex()} for f in spec.features
     ]
-    return {"name": name, "max_len": max_len, "ts_field_hex": ts_field(name).hex(), "features": features}
+    return {
+        "name": name,
+        "max_len": max_len,
+        "ts_field_hex": ts_field(name).hex(),
+        "ts_feature": spec.event_time_feature,
+        "features": features,
+    }
 
 
 def operator_config(cfg: PipelineSettings, online_uri: str) -> str:
@@ -78,6 +89,11 @@ def operator_config(cfg: PipelineSettings, online_uri: str) -> str:
             "dlq_max_payload_bytes": cfg.dlq_max_payload_bytes,
             "max_future_skew_ms": cfg.max_future_skew_ms,
             "offline_snapshots": cfg.offline_snapshots,
+            "event_type_codes": EVENT_TYPE_CODES,
+            "basket_code": BASKET_CODE,
+            "min_ts_ms": MIN_TS_MS,
+            "max_ts_ms": MAX_TS_MS,
+            "max_id_len": MAX_ID_LEN,
         }
     )
 
@@ -119,7 +135,7 @@ def build_instore_source(t_env: StreamTableEnvironment, cfg: PipelineSettings) -
             monitor=f"{cfg.instore_monitor_ms} ms",
         )
     )
-    baskets = t_env.to_data_stream(t_env.sql_query(render_sql("instore_behaviours")))
+    baskets = t_env.to_data_stream(t_env.sql_query(render_sql("instore_behaviours", basket_code=BASKET_CODE)))
     return DataStream(baskets._j_data_stream.map(_java().AsBehaviour()).uid("baskets").name("baskets"))
 
 
@@ -130,10 +146,11 @@ def build_hybrid(
     ``offline_snapshots`` one snapshot row per behaviour and sequence/in-store view."""
     java = _java()
     fn = java.HybridFeatures(op_cfg, with_offline)
-    j = behaviours._j_data_stream.keyBy(java.KeyByField(0)).process(fn).uid("hybrid").name("hybrid")
+    by_user = java.KeyByField(LOG_COLUMNS.index(USER_JOIN_KEY))  # behaviours have the log's layout
+    j = behaviours._j_data_stream.keyBy(by_user).process(fn).uid("hybrid").name("hybrid")
     side: dict[str, DataStream] = {}
     if with_offline:
-        side[BEHAVIOUR_LOG] = DataStream(j.getSideOutput(java.Records.logTag()))
+        side[LOG_NAME] = DataStream(j.getSideOutput(java.Records.logTag()))
         if cfg.offline_snapshots:
             views = [*cfg.seq_views, cfg.instore_view]
             for name, tag in zip(views, java.HybridFeatures.snapshotTags(op_cfg), strict=True):
@@ -165,9 +182,13 @@ def build_windows(
 def window_table(t_env: StreamTableEnvironment, spec: WindowSpec) -> Table:
     if spec.slide_ms % 1000 or spec.size_ms % 1000:
         raise ValueError(f"window {spec.view}: size and slide must be whole seconds")
-    sql = render_sql(
-        "window_agg", events_view="clean_events", slide_s=spec.slide_ms // 1000, size_s=spec.size_ms // 1000
+    counts = ",\n  ".join(
+        f"COUNT(*) FILTER (WHERE type_code = {c}) AS `{n}`" for n, c in ONLINE_COUNTS.items()
     )
+    sql = render_sql(
+        "window_agg", events_view="clean_events", slide_s=spec.slide_ms // 1000, size_s=spec.size_ms // 1000,
+        counts=counts, total=ONLINE_TOTAL, recency=ONLINE_RECENCY,
+    )  # fmt: skip
     return t_env.sql_query(sql)
 
 
@@ -178,12 +199,13 @@ def build_window_writer(
     union: Table | None = None
     for name in windows:
         cols = ", ".join(f"`{f}`" for f in view(name).feature_names)
-        tagged = t_env.sql_query(f"SELECT '{name}' AS `view`, user_id, {cols} FROM `w_{name}`")
+        tagged = t_env.sql_query(f"SELECT '{name}' AS `view`, {USER_JOIN_KEY}, {cols} FROM `w_{name}`")
         union = tagged if union is None else union.union_all(tagged)
     if union is None:
         return
     java = _java()
-    j = t_env.to_data_stream(union)._j_data_stream.keyBy(java.KeyByField(1))
+    by_user = java.KeyByField(union.get_resolved_schema().get_column_names().index(USER_JOIN_KEY))
+    j = t_env.to_data_stream(union)._j_data_stream.keyBy(by_user)
     j = j.process(java.WindowWriter(op_cfg)).uid("window-writer").name("window-writer")
     sink = get_gateway().jvm.org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink()
     j.sinkTo(sink).name("window-writer-end")  # emits nothing; the sink keeps the operator in the graph
@@ -199,31 +221,19 @@ def build_offline_sinks(
     """The behaviour log, the window views (and optional snapshots) -> ``<offline_dir>/<name>/date=YYYY-MM-DD/``."""
     for name, stream in side.items():
         t_env.create_temporary_view(f"side_{name}", t_env.from_data_stream(stream))
-        if name == BEHAVIOUR_LOG:  # every behaviour with its event time and arrival time
-            names = _offline_table(t_env, cfg, name, BEHAVIOUR_LOG_COLUMNS)
+        if name == LOG_NAME:  # every behaviour with its event time and arrival time
+            log_cols = [(c, t) for c, t in LOG_SQL_TYPES.items() if c != USER_JOIN_KEY]
+            names = _offline_table(t_env, cfg, name, log_cols)
             stmts.add_insert_sql(_offline_insert(name, names, f"side_{name}", "ts_ms", "arrival_ms"))
             continue
-        names = _offline_table(t_env, cfg, name, _view_columns(name))
+        names = _offline_table(t_env, cfg, name, view(name).sql_columns())
         stmts.add_insert_sql(_offline_insert(name, names, f"side_{name}", "event_ts", "created_ts"))
     for name in windows:
-        names = _offline_table(t_env, cfg, name, _view_columns(name))
+        names = _offline_table(t_env, cfg, name, view(name).sql_columns())
         created = "CAST(UNIX_TIMESTAMP() AS BIGINT) * 1000"
-        stmts.add_insert_sql(_offline_insert(name, names, f"w_{name}", "last_online_ts", created))
-
-
-BEHAVIOUR_LOG_COLUMNS = [
-    ("key", "STRING"),
-    ("type_code", "INT"),
-    ("item_id", "STRING"),
-    ("ts_ms", "BIGINT"),
-    ("items", "ARRAY<STRING>"),
-    ("store_id", "STRING"),
-    ("arrival_ms", "BIGINT"),
-]
-
-
-def _view_columns(name: str) -> list[tuple[str, str]]:
-    return [(f.name, SQL_TYPES[f.dtype]) for f in view(name).features]
+        stmts.add_insert_sql(
+            _offline_insert(name, names, f"w_{name}", view(name).event_time_feature, created)
+        )
 
 
 def _offline_table(
@@ -234,12 +244,15 @@ def _offline_table(
         render_sql(
             "offline_sink",
             table=f"offline_{name}",
+            user_col=USER_JOIN_KEY,
+            event_ts_col=TIMESTAMP_FIELD,
+            created_col=CREATED_FIELD,
             columns=",\n  ".join(f"`{c}` {sql_type}" for c, sql_type in cols),
             path=(cfg.dir("offline") / name).resolve().as_uri(),
             rollover=f"{cfg.offline_rollover_s} s",
         )
     )
-    return "user_id, " + ", ".join(f"`{c}`" for c, _ in cols)
+    return f"{USER_JOIN_KEY}, " + ", ".join(f"`{c}`" for c, _ in cols)
 
 
 def _offline_insert(name: str, cols: str, source: str, event_ms: str, created_ms: str) -> str:

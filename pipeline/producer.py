@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
+from kafka import KafkaProducer
 from tqdm import tqdm
 
 from omniseq.schema import Behaviour, OnlineEvent, StoreTransaction, encode_event, transactions_to_table
@@ -202,7 +203,6 @@ class Replayer:
 
 def kafka_producer(bootstrap: str, **overrides: Any) -> Any:
     """A kafka-python producer tuned for throughput (batching, lz4 off: no extra dependency)."""
-    from kafka import KafkaProducer
 
     opts: dict[str, Any] = {
         "bootstrap_servers": bootstrap,

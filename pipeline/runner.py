@@ -22,7 +22,13 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from pyflink.java_gateway import get_gateway
+
+from omniseq.infra import flink
+from omniseq.infra.jars import ensure_jars
+from omniseq.infra.process import free_port
 from pipeline.config import PipelineSettings
+from pipeline.job import build_job
 from pipeline.landing import LandingValidator
 
 log = logging.getLogger(__name__)
@@ -32,8 +38,6 @@ def resolve_jars(cfg: PipelineSettings, extra: list[str] | None = None) -> list[
     """The Kafka connector and Parquet format jars (and what Parquet needs) as file URIs."""
     if extra:
         return [Path(j).resolve().as_uri() for j in extra]
-    from omniseq.infra.jars import ensure_jars
-
     return ensure_jars(cfg).flink_urls
 
 
@@ -46,11 +50,10 @@ def latest_checkpoint(root: Path) -> Path | None:
 def flink_config(
     cfg: PipelineSettings, jars: list[str], restore: Path | None, rest_port: int | None = None
 ) -> dict[str, str]:
-    """Flink's configuration of the job; the local mini-cluster listens on ``rest_bind_address`` only."""
-    conf = {
-        "pipeline.jars": ";".join(jars),
+    """Flink's configuration of the job (:func:`omniseq.infra.flink.flink_config` plus checkpointing and the
+    REST settings); the local mini-cluster listens on ``rest_bind_address`` only."""
+    job = {
         "pipeline.name": cfg.job_name,
-        "parallelism.default": str(cfg.flink_parallelism),
         "execution.checkpointing.interval": f"{cfg.checkpoint_interval_ms} ms",
         "execution.checkpointing.mode": "EXACTLY_ONCE",
         "execution.checkpointing.dir": cfg.checkpoint_dir.resolve().as_uri(),
@@ -73,23 +76,8 @@ def flink_config(
         "web.upload.dir": str((cfg.pipeline_dir / "web-upload").resolve()),
     }
     if restore is not None:
-        conf["execution.state-recovery.path"] = restore.resolve().as_uri()
-    if cfg.flink_target != "local":
-        host, _, port = cfg.flink_target.rpartition(":")
-        conf.update({"execution.target": "remote", "rest.address": host, "rest.port": port})
-    return conf
-
-
-def make_env(conf: dict[str, str]) -> Any:
-    from pyflink.common import Configuration
-    from pyflink.datastream import StreamExecutionEnvironment
-    from pyflink.table import StreamTableEnvironment
-
-    config = Configuration()
-    for k, v in conf.items():
-        config.set_string(k, v)
-    env = StreamExecutionEnvironment.get_execution_environment(config)
-    return env, StreamTableEnvironment.create(env)
+        job["execution.state-recovery.path"] = restore.resolve().as_uri()
+    return flink.flink_config(cfg, jars, extra=job)
 
 
 class JobFailed(RuntimeError):
@@ -141,8 +129,6 @@ class RunningJob:
             self.client.cancel().result()
             return None
         # PyFlink's JobClient.stop_with_savepoint misses Flink 2's format argument: call the Java client directly
-        from pyflink.java_gateway import get_gateway
-
         fmt = get_gateway().jvm.org.apache.flink.core.execution.SavepointFormatType.CANONICAL
         j_client = self.client._j_job_client
         return str(j_client.stopWithSavepoint(False, savepoint_dir.resolve().as_uri(), fmt).get())
@@ -168,9 +154,6 @@ def start(
     cfg: PipelineSettings, online_uri: str, jars: list[str], resume: bool = True, rest_port: int | None = None
 ) -> RunningJob:
     """Build and submit the job (non-blocking) and start the landing validator."""
-    from omniseq.infra.process import free_port
-    from pipeline.job import build_job
-
     for d in (cfg.pipeline_dir, cfg.checkpoint_dir, cfg.accepted_dir):
         d.mkdir(parents=True, exist_ok=True)
     restore = latest_checkpoint(cfg.pipeline_dir) if resume else None
@@ -180,7 +163,7 @@ def start(
         rest_url: str | None = f"http://{cfg.rest_bind_address}:{rest_port}"
     else:
         rest_url = f"http://{cfg.flink_target}"
-    env, t_env = make_env(flink_config(cfg, jars, restore, rest_port))
+    env, t_env = flink.stream_env(flink_config(cfg, jars, restore, rest_port))
     stmts = build_job(t_env, cfg, online_uri)
     stmts.attach_as_datastream()
     validator = LandingValidator(

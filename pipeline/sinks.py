@@ -10,34 +10,18 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 
 class Counters:
-    """Named counts of one operator subtask, mirrored to Flink counters and a JSON file (at most once per s)."""
+    """Named counts of one Python component (the landing validator), written to a JSON file at most once per s."""
 
-    def __init__(self, path: Path | None, metric_group: Any = None) -> None:
-        self.path, self.group = path, metric_group
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
         self.counts: Counter[str] = Counter()
-        self._flink: dict[str, Any] = {}
         self._last_dump = 0.0
 
     def inc(self, name: str, n: int = 1) -> None:
         self.counts[name] += n
-        if self.group is not None:
-            if name not in self._flink:
-                self._flink[name] = self.group.counter(name)
-            self._flink[name].inc(n)
-
-    def dump_every(self, interval_s: float) -> None:
-        """Also write the file from a daemon thread every ``interval_s`` (so an idle operator's file is current)."""
-
-        def loop() -> None:
-            while True:
-                time.sleep(interval_s)
-                self.dump(force=True)
-
-        threading.Thread(target=loop, name="counters-dump", daemon=True).start()
 
     def dump(self, force: bool = False) -> None:
         now = time.monotonic()

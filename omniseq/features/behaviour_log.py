@@ -12,6 +12,7 @@ before online events at equal time, then id), the newest ``max_len`` tokens with
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Final
 
 import numpy as np
 import pyarrow as pa
@@ -20,8 +21,20 @@ import pyarrow.dataset as ds
 
 from feature_repo.views import BASKET_CODE
 
-LOG_NAME = "behaviour_log"
-LOG_COLUMNS = ("user_id", "key", "type_code", "item_id", "ts_ms", "items", "store_id", "arrival_ms")
+LOG_NAME = "behaviour_log"  # <offline_dir>/behaviour_log/date=YYYY-MM-DD/*.parquet
+# the log's columns (the keyed operator's behaviour layout, omniseq.flink.Records.BEHAVIOUR_FIELDS) and their Flink
+# SQL types (the job's offline sink table)
+LOG_SQL_TYPES: Final[dict[str, str]] = {
+    "user_id": "STRING",
+    "key": "STRING",
+    "type_code": "INT",
+    "item_id": "STRING",
+    "ts_ms": "BIGINT",
+    "items": "ARRAY<STRING>",
+    "store_id": "STRING",
+    "arrival_ms": "BIGINT",
+}
+LOG_COLUMNS: Final[tuple[str, ...]] = tuple(LOG_SQL_TYPES)
 _TS_BITS = 43  # epoch ms up to 2100 fit in 43 bits; the user's rank goes above them
 
 

@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from feature_repo.views import CREATED_FIELD, TIMESTAMP_FIELD, USER_JOIN_KEY, Dtype, view
-from omniseq.features.online import Row
+from omniseq.features.online import Row, RowLike
 
 ARROW_TYPES: Final[dict[Dtype, pa.DataType]] = {
     "int64": pa.int64(),
@@ -58,12 +58,12 @@ def rows_to_table(view_name: str, rows: list[Row], created_ms: int) -> pa.Table:
     schema = arrow_schema(view_name)
     names = view(view_name).feature_names
     columns: dict[str, list[object]] = {
-        USER_JOIN_KEY: [r[0] for r in rows],
-        TIMESTAMP_FIELD: [r[2] for r in rows],
+        USER_JOIN_KEY: [r.user_id for r in rows],
+        TIMESTAMP_FIELD: [r.ts_ms for r in rows],
         CREATED_FIELD: [created_ms] * len(rows),
     }
     for n in names:
-        columns[n] = [r[1].get(n) for r in rows]
+        columns[n] = [r.features.get(n) for r in rows]
     try:
         return pa.table(columns, schema=schema)
     except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
@@ -81,12 +81,12 @@ class OfflineWriter:
         view(view_name)  # unknown names raise a clear KeyError
         return self.root / view_name
 
-    def write(self, view_name: str, rows: Iterable[Row], created_ms: int | None = None) -> list[Path]:
+    def write(self, view_name: str, rows: Iterable[RowLike], created_ms: int | None = None) -> list[Path]:
         """One file per event date touched; returns the files created (none for no rows)."""
         created = int(time.time() * 1000) if created_ms is None else created_ms
         by_date: dict[str, list[Row]] = defaultdict(list)
-        for row in rows:
-            by_date[date_of(row[2])].append(row)
+        for row in map(Row._make, rows):
+            by_date[date_of(row.ts_ms)].append(row)
         out = []
         for date, part in sorted(by_date.items()):
             table = rows_to_table(view_name, part, created)

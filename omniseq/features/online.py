@@ -20,7 +20,7 @@ import struct
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import mmh3
 import redis
@@ -30,7 +30,17 @@ from feature_repo.views import PROJECT, USER_JOIN_KEY, Dtype, view
 from omniseq.features.valueproto import LIST_FIELDS, messages
 
 _STRING_TYPE: Final[int] = 2  # feast.types.ValueType.STRING
-Row = tuple[str, Mapping[str, Any], int]
+
+
+class Row(NamedTuple):
+    """One feature row of a view: whose, the features by name, and its event time (epoch ms)."""
+
+    user_id: str
+    features: Mapping[str, Any]
+    ts_ms: int
+
+
+RowLike = Row | tuple[str, Mapping[str, Any], int]  # writers also take a plain (user_id, features, ts_ms)
 
 
 def entity_key_prefix(join_key: str = USER_JOIN_KEY) -> bytes:
@@ -161,25 +171,25 @@ class RedisOnlineStore:
             mapping[hashes[name]] = encode_value(dtypes[name], value)
         return mapping
 
-    def write(self, view_name: str, rows: Iterable[Row], *, skip_older: bool = False) -> int:
-        """Write ``(user_id, features, event_ts_ms)`` rows, pipelined in batches; returns rows written.
+    def write(self, view_name: str, rows: Iterable[RowLike], *, skip_older: bool = False) -> int:
+        """Write :class:`Row` s, pipelined in batches; returns rows written.
 
         Last write wins by default (one round trip per batch; the pipeline writes each user's rows in order).
         ``skip_older=True`` first reads the stored ``_ts`` and skips rows strictly older than it (Feast skips
         equal timestamps too, which would lose late arrivals that do not move a sequence's newest timestamp)."""
         written = 0
-        it = iter(rows)
+        it = map(Row._make, rows)
         while batch := list(islice(it, self.batch_size)):
             written += self._write_batch(view_name, batch, skip_older)
         return written
 
     def _write_batch(self, view_name: str, batch: Sequence[Row], skip_older: bool) -> int:
-        keys = [self._key(uid) for uid, _, _ in batch]
+        keys = [self._key(row.user_id) for row in batch]
         if skip_older:
             batch, keys = self._drop_older(view_name, batch, keys)
         with self.client.pipeline(transaction=False) as pipe:
-            for key, (_, feats, ts_ms) in zip(keys, batch, strict=True):
-                pipe.hset(key, mapping=self.encode_row(view_name, feats, ts_ms))  # type: ignore[arg-type]
+            for key, row in zip(keys, batch, strict=True):
+                pipe.hset(key, mapping=self.encode_row(view_name, row.features, row.ts_ms))  # type: ignore[arg-type]
             pipe.execute()
         return len(batch)
 
@@ -196,8 +206,8 @@ class RedisOnlineStore:
         kept_keys: list[bytes] = []
         for key, raw, row in zip(keys, stored, batch, strict=True):
             newest = latest.get(key, decode_ts(raw) if raw else -1)
-            if row[2] >= newest:
-                latest[key] = row[2]
+            if row.ts_ms >= newest:
+                latest[key] = row.ts_ms
                 kept_rows.append(row)
                 kept_keys.append(key)
         return kept_rows, kept_keys

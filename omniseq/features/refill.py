@@ -48,7 +48,7 @@ def newest_rows(table: pa.Table, view_name: str, start_ms: int, end_ms: int) -> 
         if user == previous:
             continue
         previous = user
-        yield user, {n: columns[n][i] for n in names}, int(times[i])
+        yield Row(user, {n: columns[n][i] for n in names}, int(times[i]))
 
 
 def refill_online(

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from feature_repo.views import BASKET_CODE, EVENT_TYPE_CODES
-from omniseq.schema import Behaviour, OnlineEvent, StoreTransaction, sort_key
+from omniseq.schema import Behaviour, StoreTransaction, sort_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +150,3 @@ class HybridSequence:
 def online_only(seq: HybridSequence) -> HybridSequence:
     """The same sequence without in-store tokens (what a plain, online-only SASRec sees)."""
     return HybridSequence(seq.user_id, seq.max_len, [t for t in seq.tokens if not t.is_basket])
-
-
-def is_online(b: Behaviour) -> bool:
-    return isinstance(b, OnlineEvent)

@@ -14,7 +14,7 @@ row before the label has None.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -119,14 +119,7 @@ def _parquet_engine(
     settings: StackSettings, labels: pd.DataFrame, grouped: dict[str, list[str]]
 ) -> pd.DataFrame:
     writer = OfflineWriter(settings.dir("offline"))
-    full = len(grouped) > 1
-    parts = []
-    for view_name, names in grouped.items():
-        part = _asof_view(writer, labels, view_name, names)
-        if full:
-            part.columns = [f"{view_name}__{n}" for n in names]
-        parts.append(part)
-    return pd.concat([labels.reset_index(drop=True), *parts], axis=1)
+    return _join_views(labels, grouped, lambda v, names: _asof_view(writer, labels, v, names))
 
 
 def _feast_view(store: FeatureStore, labels: pd.DataFrame, view_name: str, names: list[str]) -> pd.DataFrame:
@@ -161,14 +154,20 @@ def _feast_view(store: FeatureStore, labels: pd.DataFrame, view_name: str, names
 
 def _feast_engine(store: FeatureStore, labels: pd.DataFrame, grouped: dict[str, list[str]]) -> pd.DataFrame:
     labels = labels.reset_index(drop=True)
-    full = len(grouped) > 1
+    return _join_views(labels, grouped, lambda v, names: _feast_view(store, labels, v, names))
+
+
+def _join_views(
+    labels: pd.DataFrame, grouped: dict[str, list[str]], one_view: Callable[[str, list[str]], pd.DataFrame]
+) -> pd.DataFrame:
+    """The labels with each view's columns beside them (``view__feature`` when there are several views)."""
     parts = []
     for view_name, names in grouped.items():
-        part = _feast_view(store, labels, view_name, names)
-        if full:
+        part = one_view(view_name, names)
+        if len(grouped) > 1:
             part.columns = [f"{view_name}__{n}" for n in names]
         parts.append(part)
-    return pd.concat([labels, *parts], axis=1)
+    return pd.concat([labels.reset_index(drop=True), *parts], axis=1)
 
 
 def build_training_set(
@@ -190,7 +189,7 @@ def build_training_set(
         engine = "feast" if not isinstance(source, StackSettings) else "parquet"
     if engine == "feast":
         if isinstance(source, StackSettings):
-            from omniseq.features.store import feature_store
+            from omniseq.features.store import feature_store  # lazy: importing feast costs seconds of CPU
 
             source = feature_store(source)
         return _feast_engine(source, labels, grouped)

@@ -1,15 +1,21 @@
-"""PyFlink table environments with the stack's jars: a local mini-cluster, or a Flink session cluster.
+"""The one builder of PyFlink environments with the stack's jars: a local mini-cluster, or a Flink session cluster.
 
-``settings.flink_target == "local"`` runs jobs in an embedded mini-cluster inside the PyFlink gateway JVM.
-``"host:port"`` (a session cluster's REST endpoint, e.g. ``flink-jobmanager:8081`` in docker-compose) submits the
-same job there: ``execution.target=remote``, ``rest.address``, ``rest.port``; ``pipeline.jars`` (the Kafka connector
-and Parquet jars as ``file://`` URLs) are shipped with the job either way.
+The feature job (``pipeline.runner``), its tests and the benchmark build their environment here, from one
+configuration map (:func:`flink_config`): the stack's keys, then the caller's (the job adds checkpointing and
+its REST settings), then the target. ``settings.flink_target == "local"`` runs jobs in an embedded mini-cluster
+inside the PyFlink gateway JVM; ``"host:port"`` (a session cluster's REST endpoint, e.g. ``flink-jobmanager:8081``
+in docker-compose) submits the same job there: ``execution.target=remote``, ``rest.address``, ``rest.port``.
+``pipeline.jars`` (the Kafka connector, Parquet and omniseq jars as ``file://`` URLs) is shipped either way.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+
+from pyflink.common import Configuration
+from pyflink.datastream import StreamExecutionEnvironment
+from pyflink.table import EnvironmentSettings, StreamTableEnvironment, TableEnvironment
 
 from omniseq.infra.jars import Jars, ensure_jars
 from omniseq.infra.process import InfraError
@@ -29,21 +35,44 @@ def parse_target(target: str) -> tuple[str, int] | None:
 
 
 def flink_config(
-    settings: StackSettings, jars: Jars, parallelism: int | None = None, streaming: bool = True
+    settings: StackSettings,
+    jars: Jars | Sequence[str],
+    parallelism: int | None = None,
+    streaming: bool = True,
+    extra: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """The Flink configuration keys the stack sets (also usable with ``flink run -D``)."""
-    tmp = Path(settings.run_dir).resolve() / "flink" / "tmp"
+    """The Flink configuration (also usable with ``flink run -D``): the stack's keys, ``extra`` over them, and a
+    remote ``flink_target`` last. ``jars`` is the resolved :class:`Jars` or a list of ``file://`` URLs."""
+    urls = jars.flink_urls if isinstance(jars, Jars) else list(jars)
     conf = {
-        "pipeline.jars": ";".join(jars.flink_urls),
+        "pipeline.jars": ";".join(urls),
         "parallelism.default": str(parallelism or settings.flink_parallelism),
         "execution.runtime-mode": "streaming" if streaming else "batch",
-        "io.tmp.dirs": str(tmp),
+        "io.tmp.dirs": str(Path(settings.run_dir).resolve() / "flink" / "tmp"),
         "pipeline.name": "omniseq",
+        **(extra or {}),
     }
     remote = parse_target(settings.flink_target)
     if remote is not None:
         conf.update({"execution.target": "remote", "rest.address": remote[0], "rest.port": str(remote[1])})
     return conf
+
+
+def _configuration(conf: Mapping[str, str]) -> Configuration:
+    Path(conf["io.tmp.dirs"]).mkdir(parents=True, exist_ok=True)
+    config = Configuration()
+    for key, value in conf.items():
+        config.set_string(key, value)
+    return config
+
+
+def stream_env(conf: Mapping[str, str]) -> tuple[StreamExecutionEnvironment, StreamTableEnvironment]:
+    """A fresh streaming environment of :func:`flink_config`'s map: the ``StreamExecutionEnvironment`` and the
+    ``StreamTableEnvironment`` on it (DataStream and Table API share the configuration)."""
+    config = _configuration(conf)
+    env = StreamExecutionEnvironment.get_execution_environment(config)
+    env_settings = EnvironmentSettings.new_instance().in_streaming_mode().with_configuration(config).build()
+    return env, StreamTableEnvironment.create(env, environment_settings=env_settings)
 
 
 def table_env(
@@ -52,28 +81,16 @@ def table_env(
     parallelism: int | None = None,
     jars: Jars | None = None,
     extra_config: dict[str, str] | None = None,
-) -> Any:
-    """A fresh table environment with the jars on ``pipeline.jars``.
-
-    Streaming gives a ``StreamTableEnvironment`` (its ``StreamExecutionEnvironment`` is created with the same
-    configuration, so DataStream and Table API share it); batch gives a plain ``TableEnvironment``.
-    """
-    from pyflink.common import Configuration
-    from pyflink.datastream import StreamExecutionEnvironment
-    from pyflink.table import EnvironmentSettings, StreamTableEnvironment, TableEnvironment
-
+) -> StreamTableEnvironment | TableEnvironment:
+    """A fresh table environment with the stack's jars: a ``StreamTableEnvironment`` (see :func:`stream_env`),
+    or a plain batch ``TableEnvironment``."""
     settings = settings or StackSettings()
     jars = jars or ensure_jars(settings)
     jars.check()
-    conf_map = flink_config(settings, jars, parallelism, streaming)
-    conf_map.update(extra_config or {})
-    Path(conf_map["io.tmp.dirs"]).mkdir(parents=True, exist_ok=True)
-    config = Configuration()
-    for key, value in conf_map.items():
-        config.set_string(key, value)
-    if not streaming:
-        env_settings = EnvironmentSettings.new_instance().in_batch_mode().with_configuration(config).build()
-        return TableEnvironment.create(env_settings)
-    env = StreamExecutionEnvironment.get_execution_environment(config)
-    env_settings = EnvironmentSettings.new_instance().in_streaming_mode().with_configuration(config).build()
-    return StreamTableEnvironment.create(env, environment_settings=env_settings)
+    conf = flink_config(settings, jars, parallelism, streaming, extra_config)
+    if streaming:
+        return stream_env(conf)[1]
+    env_settings = (
+        EnvironmentSettings.new_instance().in_batch_mode().with_configuration(_configuration(conf)).build()
+    )
+    return TableEnvironment.create(env_settings)

@@ -1,6 +1,6 @@
 """A local Flink *session* cluster (one JobManager + one TaskManager) run from the apache-flink wheel's scripts.
 
-Used to prove (and to try by hand) that the jobs built with :func:`omniseq.infra.flink.table_env` are also
+Used to prove (and to try by hand) that the jobs built with :mod:`omniseq.infra.flink` are also
 submittable to a session cluster, as in docker-compose: point ``OMNISEQ_FLINK_TARGET`` at :attr:`target`.
 Configuration and logs live under ``<run_dir>/flink-session``.
 """
@@ -14,6 +14,8 @@ import urllib.request
 from pathlib import Path
 from types import TracebackType
 
+import pyflink
+
 from omniseq.infra.kafka import java_executable
 from omniseq.infra.process import InfraError, ManagedProcess, check_ports_free, free_port
 from omniseq.settings import StackSettings
@@ -21,8 +23,6 @@ from omniseq.settings import StackSettings
 
 def flink_home() -> Path:
     """The FLINK_HOME inside the installed apache-flink wheel (``pyflink/``: bin, lib, conf)."""
-    import pyflink
-
     home = Path(pyflink.__file__).parent
     if not (home / "bin" / "jobmanager.sh").is_file():
         raise InfraError(f"the apache-flink wheel at {home} has no bin/jobmanager.sh")

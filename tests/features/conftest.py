@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import redis
 
+from omniseq.features.store import apply
 from omniseq.settings import StackSettings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -29,7 +30,6 @@ def feature_settings(redis_server: Any, tmp_path_factory: pytest.TempPathFactory
 
 @pytest.fixture(scope="session")
 def applied_store(feature_settings: StackSettings) -> Any:
-    from omniseq.features.store import apply
 
     return apply(feature_settings)
 

@@ -1,5 +1,7 @@
-"""No training/serving skew: the same behaviours written online (Redis) and offline (Parquet) give, for sampled
-users and times, online values equal to the offline as-of values (both retrieval engines)."""
+"""No training/serving skew, on the real job: behaviours go through the job's keyed operator (Java, on a local
+Flink mini-cluster fed from elements), which writes the online store (Redis) and the offline snapshot rows
+(Parquet). For sampled users and times the offline as-of row (both retrieval engines) equals the reference at
+that time, and at each user's newest time it equals the online row."""
 
 from __future__ import annotations
 
@@ -9,21 +11,26 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from omniseq.features.offline import OfflineWriter
-from omniseq.features.online import RedisOnlineStore, Row
+from bench.feature_rows import T0
+from omniseq.features.online import RedisOnlineStore, redis_key
 from omniseq.features.sequence import HybridSequence
 from omniseq.features.store import apply
-from omniseq.features.testing import T0
 from omniseq.features.training import build_training_set
-from omniseq.features.validation import FeatureValidator, Quarantine
 from omniseq.schema import Behaviour, OnlineEvent, StoreTransaction
 from omniseq.settings import StackSettings
+from pipeline.config import PipelineSettings
+from tests.pipeline.local_job import job_jars, run_from_elements
+from tests.pipeline.reference import instore_aggregates
 
-VIEWS = ("user_hybrid_seq_v1", "user_hybrid_seq_v2", "user_instore_agg_v1")
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+SEQ_VIEWS = {"user_hybrid_seq_v1": 50, "user_hybrid_seq_v2": 90}
+INSTORE = "user_instore_agg_v1"
+VIEWS = (*SEQ_VIEWS, INSTORE)
 USERS = [f"c{i}" for i in range(8)]
 
 
 def behaviours(n: int, seed: int) -> list[Behaviour]:
+    """In time order, every timestamp distinct (so each offline row of a user has its own event time)."""
     rng = random.Random(seed)
     out: list[Behaviour] = []
     ts = T0
@@ -39,88 +46,62 @@ def behaviours(n: int, seed: int) -> list[Behaviour]:
     return out
 
 
-class MiniPipeline:
-    """What the streaming job does per behaviour: update state, emit rows, validate, write both stores."""
-
-    def __init__(self, online: RedisOnlineStore, offline: OfflineWriter, validator: FeatureValidator) -> None:
-        self.online, self.offline, self.validator = online, offline, validator
-        self.seqs = {
-            v: {u: HybridSequence(u, 50 if v.endswith("v1") else 90) for u in USERS} for v in VIEWS[:2]
-        }
-        self.store = {u: {"store_visits": 0, "store_items": 0} for u in USERS}
-
-    def rows(self, b: Behaviour) -> dict[str, list[Row]]:
-        out: dict[str, list[Row]] = {}
-        for v, seqs in self.seqs.items():
-            seq = seqs[b.user_id]
-            seq.add(b)
-            out[v] = [(b.user_id, seq.to_features(), seq.last_ts)]
-        if isinstance(b, StoreTransaction):
-            s = self.store[b.user_id]
-            s["store_visits"] += 1
-            s["store_items"] += len(b.items)
-            feats = {**s, "mean_basket_size": s["store_items"] / s["store_visits"],
-                     "last_store_id": b.store_id, "last_store_ts": b.ts_ms}  # fmt: skip
-            out["user_instore_agg_v1"] = [(b.user_id, feats, b.ts_ms)]
-        return out
-
-    def process(self, batch: list[Behaviour]) -> None:
-        pending: dict[str, list[Row]] = {v: [] for v in VIEWS}
-        for b in batch:
-            for v, rows in self.rows(b).items():
-                good = self.validator.filter(v, rows)
-                assert good == rows, self.validator.quarantine.read(v)
-                self.online.write(v, good)
-                pending[v] += good
-        for v, rows in pending.items():
-            self.offline.write(v, rows)  # micro-batch flush
+def reference(view: str, history: list[Behaviour], user: str, t: int) -> dict[str, Any] | None:
+    """What the view holds for ``user`` once everything up to ``t`` was processed (None: no row yet)."""
+    hist = [b for b in history if b.user_id == user and b.ts_ms <= t]
+    if view in SEQ_VIEWS:
+        return HybridSequence.from_behaviours(user, hist, SEQ_VIEWS[view]).to_features() if hist else None
+    return instore_aggregates(b for b in hist if isinstance(b, StoreTransaction)).get(user)
 
 
-@pytest.mark.integration
+def as_of(
+    settings: StackSettings | Any, view: str, probes: list[tuple[str, int]]
+) -> list[dict[str, Any] | None]:
+    """The offline row of each ``(user, t)`` as of ``t`` (label time ``t + 1``: rows stamped ``<= t``)."""
+    labels = pd.DataFrame({"user_id": [u for u, _ in probes], "label_ts_ms": [t + 1 for _, t in probes]})
+    table = build_training_set(settings, labels, view)
+    rows: list[dict[str, Any] | None] = []
+    for _, row in table.iterrows():
+        feats = {c: row[c] for c in table.columns[2:]}
+        rows.append(None if all(v is None or (not isinstance(v, list) and pd.isna(v)) for v in feats.values())
+                    else feats)  # fmt: skip
+    return rows
+
+
 def test_online_equals_offline_as_of(
-    feature_settings: StackSettings, redis_client: Any, tmp_path: Any
+    feature_settings: StackSettings, redis_server: Any, tmp_path: Any
 ) -> None:
-    # its own run folder: own offline store and Feast registry (the session store is left alone)
-    settings = feature_settings.model_copy(update={"run_dir": tmp_path, "offline_dir": tmp_path / "offline"})
-    online = RedisOnlineStore(redis_client)
-    pipe = MiniPipeline(
-        online, OfflineWriter(settings.dir("offline")), FeatureValidator(Quarantine(tmp_path / "q"))
-    )
+    # its own run folder: own offline store and Feast registry (the session store is left alone); parallelism 1
+    # keeps the input's time order up to the keyed operator, so every offline row has its own event time
+    cfg = PipelineSettings(
+        run_dir=tmp_path, flink_parallelism=1, seq_views=SEQ_VIEWS, instore_view=INSTORE, windows=[], checkpoint_interval_ms=500,
+        redis_host=feature_settings.redis_host, redis_port=feature_settings.redis_port,
+        redis_password=feature_settings.redis_password, feature_repo=feature_settings.feature_repo,
+    )  # fmt: skip
     events = behaviours(400, seed=5)
-    rng = random.Random(1)
-    snapshots: list[tuple[str, str, int, dict[str, Any] | None]] = []
-    for start in range(0, len(events), 25):
-        batch = events[start : start + 25]
-        pipe.process(batch)
-        now = batch[-1].ts_ms
-        for v in VIEWS:
-            for u in rng.sample(USERS, 3):
-                snapshots.append((v, u, now, online.read(v, [u])[0]))
-    assert sum(1 for *_, got in snapshots if got is not None) > 50
+    client = redis_server.client()
+    client.delete(*(redis_key(u) for u in USERS))
+    run_from_elements(cfg, events, job_jars(), with_windows=False)
 
-    for v in VIEWS:
-        snap = [(u, t, got) for view, u, t, got in snapshots if view == v]
-        labels = pd.DataFrame(
-            {"user_id": [u for u, _, _ in snap], "label_ts_ms": [t + 1 for _, t, _ in snap]}
-        )
-        offline = build_training_set(settings, labels, v)
-        for (u, t, got), (_, row) in zip(snap, offline.iterrows(), strict=True):
-            as_of = {k: row[k] for k in got} if got is not None else None
-            if got is None:
-                assert all(row[c] is None or pd.isna(row[c]) for c in offline.columns[2:]), (v, u, t)
-            else:
-                assert as_of == got, (v, u, t)
-            if v.startswith("user_hybrid_seq") and got is not None:
-                hist = [b for b in events if b.user_id == u and b.ts_ms <= t]
-                ref = HybridSequence.from_behaviours(u, hist, 50 if v.endswith("v1") else 90)
-                assert got == ref.to_features()
+    rng = random.Random(1)
+    probes = [(u, events[i].ts_ms) for i in range(24, len(events), 25) for u in rng.sample(USERS, 3)]
+    newest = {u: max(b.ts_ms for b in events if b.user_id == u) for u in USERS}
+    online = RedisOnlineStore(client)
+    found = 0
+    for view in VIEWS:
+        offline = as_of(cfg, view, probes)
+        for (u, t), got in zip(probes, offline, strict=True):
+            assert got == reference(view, events, u, t), (view, u, t)
+            found += got is not None
+        # at each user's newest time: the online row is the offline as-of row (and the reference)
+        final = as_of(cfg, view, list(newest.items()))
+        stored = online.read(view, USERS)
+        assert final == stored, view
+        assert stored == [reference(view, events, u, newest[u]) for u in USERS], view
+    assert found > 50
+
     # Feast's own retrieval agrees on a sample (it is slow: a subset)
-    sample = [(u, t, got) for view, u, t, got in snapshots if view == "user_hybrid_seq_v2"][::5]
-    labels = pd.DataFrame(
-        {"user_id": [u for u, _, _ in sample], "label_ts_ms": [t + 1 for _, t, _ in sample]}
-    )
-    store = apply(settings)
-    feast_rows = build_training_set(store, labels, "user_hybrid_seq_v2")
-    for (_, _, got), (_, row) in zip(sample, feast_rows.iterrows(), strict=True):
-        if got is not None:
-            assert {k: row[k] for k in got} == got
+    sample = probes[::5]
+    parquet = as_of(cfg, "user_hybrid_seq_v2", sample)
+    feast = as_of(apply(cfg), "user_hybrid_seq_v2", sample)
+    assert feast == parquet and any(r is not None for r in feast)

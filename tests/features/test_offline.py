@@ -7,8 +7,9 @@ from pathlib import Path
 import pyarrow.dataset as ds
 import pytest
 
+from bench.feature_rows import T0, sample_row
 from omniseq.features.offline import OfflineWriter, arrow_schema, date_of
-from omniseq.features.testing import T0, sample_row
+from omniseq.features.online import Row
 
 DAY = 86_400_000
 
@@ -16,10 +17,10 @@ DAY = 86_400_000
 def test_partitions_and_roundtrip(tmp_path: Path) -> None:
     w = OfflineWriter(tmp_path)
     rows = [sample_row("user_hybrid_seq_v2", f"u{i}", i * 997, 12) for i in range(4)]
-    late = ("u9", rows[0][1], rows[0][2] + 2 * DAY)
+    late = Row("u9", rows[0].features, rows[0].ts_ms + 2 * DAY)
     files = w.write("user_hybrid_seq_v2", [*rows, late], created_ms=T0)
     assert len(files) == 2
-    assert {f.parent.name for f in files} == {f"date={date_of(rows[0][2])}", f"date={date_of(late[2])}"}
+    assert {f.parent.name for f in files} == {f"date={date_of(rows[0].ts_ms)}", f"date={date_of(late.ts_ms)}"}
     assert not list(tmp_path.rglob(".*"))  # no temporary file left behind
     table = w.read("user_hybrid_seq_v2")
     assert table.schema.equals(arrow_schema("user_hybrid_seq_v2"), check_metadata=False)
@@ -45,7 +46,7 @@ def test_bad_rows_are_named(tmp_path: Path) -> None:
     w = OfflineWriter(tmp_path)
     _, feats, ts = sample_row("user_instore_agg_v1", "u", 1)
     with pytest.raises(TypeError, match="user_instore_agg_v1"):
-        w.write("user_instore_agg_v1", [("u", {**feats, "store_visits": "many"}, ts)])
+        w.write("user_instore_agg_v1", [Row("u", {**feats, "store_visits": "many"}, ts)])
     with pytest.raises(KeyError, match="unknown feature view"):
-        w.write("user_stuff_v1", [("u", feats, ts)])
+        w.write("user_stuff_v1", [Row("u", feats, ts)])
     assert w.read("user_online_agg_1h_v1").num_rows == 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 import pandas as pd
@@ -9,8 +11,9 @@ import pytest
 from feast.infra.key_encoding_utils import serialize_entity_key
 from feast.infra.online_stores.helpers import _mmh3, _redis_key
 from feast.protos.feast.types.EntityKey_pb2 import EntityKey
-from feast.protos.feast.types.Value_pb2 import Value
+from feast.protos.feast.types.Value_pb2 import Int64List, StringList, Value
 
+from bench.feature_rows import T0, instore_features, sample_row, sequence_features
 from feature_repo.views import VIEWS, feature_refs
 from omniseq.features.online import (
     RedisOnlineStore,
@@ -18,10 +21,10 @@ from omniseq.features.online import (
     decode_ts,
     decode_value,
     encode_ts,
+    encode_value,
     field_hash,
     redis_key,
 )
-from omniseq.features.testing import T0, instore_features, sample_row, sequence_features
 
 
 def sequence_row(user: str, n: int, max_len: int, seed: int) -> dict[str, Any]:
@@ -55,7 +58,6 @@ def test_key_and_field_layout_match_feast() -> None:
 
 
 def test_value_roundtrip() -> None:
-    from omniseq.features.online import encode_value
 
     for dtype, value in [("int64", -3), ("float64", 2.5), ("string", "é"), ("int64_list", [1, 2]),
                          ("string_list", ["a", ""]), ("int64_list", []), ("string", None)]:  # fmt: skip
@@ -92,8 +94,8 @@ def test_versions_side_by_side_and_missing(applied_store: Any, redis_client: Any
     store = RedisOnlineStore(redis_client)
     v1 = sequence_row("u", 80, 50, 1)
     v2 = sequence_row("u", 80, 90, 1)
-    store.write("user_hybrid_seq_v1", [("u", v1, T0)])
-    store.write("user_hybrid_seq_v2", [("u", v2, T0)])
+    store.write("user_hybrid_seq_v1", [Row("u", v1, T0)])
+    store.write("user_hybrid_seq_v2", [Row("u", v2, T0)])
     assert (v1["seq_len"], v2["seq_len"]) == (50, 80)
     assert store.read("user_hybrid_seq_v1", ["u"]) == [v1]
     assert store.read("user_hybrid_seq_v2", ["u", "nobody"]) == [v2, None]
@@ -111,21 +113,18 @@ def test_versions_side_by_side_and_missing(applied_store: Any, redis_client: Any
 def test_skip_older(redis_client: Any) -> None:
     store = RedisOnlineStore(redis_client)
     new, old = instore_row(1), instore_row(2)
-    store.write("user_instore_agg_v1", [("u", new, T0 + 10)])
-    store.write("user_instore_agg_v1", [("u", old, T0)], skip_older=True)
+    store.write("user_instore_agg_v1", [Row("u", new, T0 + 10)])
+    store.write("user_instore_agg_v1", [Row("u", old, T0)], skip_older=True)
     assert store.read("user_instore_agg_v1", ["u"]) == [new]
     store.write(
-        "user_instore_agg_v1", [("u", old, T0 + 10)], skip_older=True
+        "user_instore_agg_v1", [Row("u", old, T0 + 10)], skip_older=True
     )  # equal time: late arrival wins
     assert store.read("user_instore_agg_v1", ["u"]) == [old]
-    store.write("user_instore_agg_v1", [("u", new, T0)])  # default: last write wins
+    store.write("user_instore_agg_v1", [Row("u", new, T0)])  # default: last write wins
     assert store.read("user_instore_agg_v1", ["u"], with_ts=True) == [{**new, "_ts_ms": T0}]
 
 
 def test_wire_copy_matches_feast_value_proto() -> None:
-    from feast.protos.feast.types.Value_pb2 import Int64List, StringList
-
-    from omniseq.features.online import encode_value
 
     cases = [
         ("int64", 7, Value(int64_val=7)),
@@ -141,9 +140,7 @@ def test_wire_copy_matches_feast_value_proto() -> None:
 
 
 def test_online_codec_does_not_import_feast() -> None:
-    import subprocess
-    import sys
 
-    code = "import sys, omniseq.features.online, omniseq.features.validation, omniseq.features.offline; "
+    code = "import sys, omniseq.features.online, omniseq.features.offline; "
     code += "assert 'feast' not in sys.modules, 'feast imported'"
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -10,10 +10,10 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
+from bench.feature_rows import sample_row
 from cli.commands import features as cmd
 from omniseq.features.offline import rows_to_table
 from omniseq.features.online import RedisOnlineStore
-from omniseq.features.testing import sample_row
 from omniseq.settings import StackSettings
 
 VIEW = "user_hybrid_seq_v2"
@@ -46,4 +46,4 @@ def test_materialize_refills_redis_from_pipeline_part_files(
 
     newest = {u: f for u, f, _ in rows}  # rows are in time order per user
     assert store.read(VIEW, ["refill_u1", "refill_u2"]) == [newest["refill_u1"], newest["refill_u2"]]
-    assert store.read(VIEW, ["refill_u0"]) == [fresher[1]]  # never overwritten by an older offline row
+    assert store.read(VIEW, ["refill_u0"]) == [fresher.features]  # never overwritten by an older offline row

@@ -8,8 +8,9 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from bench.feature_rows import T0, instore_features, sequence_features
 from omniseq.features.offline import OfflineWriter
-from omniseq.features.testing import T0, instore_features, sequence_features
+from omniseq.features.online import Row
 from omniseq.features.training import build_training_set, label_rows
 from omniseq.schema import OnlineEvent, StoreTransaction
 from omniseq.settings import StackSettings
@@ -44,16 +45,16 @@ def test_bad_labels_are_named(tmp_path: Path) -> None:
         build_training_set(settings, pd.DataFrame({"user_id": ["u"], "label_ts_ms": [T0]}), "nope_v1")
 
 
-def _seq_rows(user: str, n: int) -> list[tuple[str, dict[str, Any], int]]:
+def _seq_rows(user: str, n: int) -> list[Row]:
     """The states of one user's sequence after each of ``n`` behaviours (one row per behaviour)."""
     rows = []
     for k in range(1, n + 1):
         f = sequence_features(user, k, 50, seed=7)
-        rows.append((user, f, f["last_ts"]))
+        rows.append(Row(user, f, f["last_ts"]))
     return rows
 
 
-def _write_history(settings: StackSettings) -> dict[str, list[tuple[str, dict[str, Any], int]]]:
+def _write_history(settings: StackSettings) -> dict[str, list[Row]]:
     writer = OfflineWriter(settings.dir("offline"))
     hist = {u: _seq_rows(u, 6) for u in ("pa", "pb")}
     for rows in hist.values():
@@ -63,7 +64,7 @@ def _write_history(settings: StackSettings) -> dict[str, list[tuple[str, dict[st
     return hist
 
 
-def _check_pit(df: pd.DataFrame, hist: dict[str, list[tuple[str, dict[str, Any], int]]]) -> None:
+def _check_pit(df: pd.DataFrame, hist: dict[str, list[Row]]) -> None:
     for _, r in df.iterrows():
         before = [f for _, f, ts in hist.get(r.user_id, []) if ts < r.label_ts_ms]
         if not before:
@@ -83,7 +84,7 @@ def test_point_in_time_no_leak(applied_store: Any, feature_settings: StackSettin
             _,
             ts,
         ) in rows:  # exactly at a row's time (that row must be excluded), just after, and before all
-            labels += [(u, ts), (u, ts + 1), (u, rows[0][2] - 1)]
+            labels += [(u, ts), (u, ts + 1), (u, rows[0].ts_ms - 1)]
     labels.append(("nobody", T0 + 10 * MIN))
     df_labels = pd.DataFrame(labels, columns=["user_id", "label_ts_ms"])
     df_labels["extra"] = range(len(df_labels))
@@ -98,8 +99,8 @@ def test_point_in_time_no_leak(applied_store: Any, feature_settings: StackSettin
         ]
     # a label just after the newest row sees it; exactly at it does not
     last = hist["pa"][-1]
-    at = parquet[(parquet.user_id == "pa") & (parquet.label_ts_ms == last[2])].iloc[0]
-    after = parquet[(parquet.user_id == "pa") & (parquet.label_ts_ms == last[2] + 1)].iloc[0]
+    at = parquet[(parquet.user_id == "pa") & (parquet.label_ts_ms == last.ts_ms)].iloc[0]
+    after = parquet[(parquet.user_id == "pa") & (parquet.label_ts_ms == last.ts_ms + 1)].iloc[0]
     assert at.seq_len == 5 and after.seq_len == 6
 
 
@@ -108,8 +109,8 @@ def test_ttl_and_created_tiebreak(applied_store: Any, feature_settings: StackSet
     view = "user_instore_agg_v1"
     writer = OfflineWriter(feature_settings.dir("offline"))
     old, new = instore_features(1, T0), instore_features(2, T0)
-    writer.write(view, [("tt", old, T0)], created_ms=T0)
-    writer.write(view, [("tt", new, T0)], created_ms=T0 + 5)  # same event time, created later: wins
+    writer.write(view, [Row("tt", old, T0)], created_ms=T0)
+    writer.write(view, [Row("tt", new, T0)], created_ms=T0 + 5)  # same event time, created later: wins
     labels = pd.DataFrame({"user_id": ["tt", "tt"], "label_ts_ms": [T0 + 1, T0 + 400 * 86_400_000]})
     for source in (feature_settings, applied_store):
         df = build_training_set(source, labels, view, settings=feature_settings)
@@ -134,7 +135,7 @@ def test_ttl_on_aggregate_view(applied_store: Any, feature_settings: StackSettin
         "n_events": 1,
         "last_online_ts": T0,
     }
-    writer.write(view, [("ag", row, T0)], created_ms=T0)
+    writer.write(view, [Row("ag", row, T0)], created_ms=T0)
     labels = pd.DataFrame({"user_id": ["ag", "ag"], "label_ts_ms": [T0 + 5 * MIN, T0 + 11 * MIN]})
     for source in (feature_settings, applied_store):
         df = build_training_set(source, labels, view, settings=feature_settings)

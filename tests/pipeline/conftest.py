@@ -1,22 +1,17 @@
 from __future__ import annotations
 
-import contextlib
 import os
-from pathlib import Path
 
 import pytest
+from kafka.admin import KafkaAdminClient, NewTopic
+
+from tests.pipeline.local_job import job_jars
 
 
 @pytest.fixture(scope="session")
 def flink_jars() -> list[str]:
     """The Kafka connector and Parquet jars as file URIs (OMNISEQ_TEST_FLINK_JARS=dir overrides ensure_jars)."""
-    override = os.environ.get("OMNISEQ_TEST_FLINK_JARS")
-    if override:
-        return [p.resolve().as_uri() for p in sorted(Path(override).glob("*.jar"))]
-    from pipeline.config import PipelineSettings
-    from pipeline.runner import resolve_jars
-
-    return resolve_jars(PipelineSettings())
+    return job_jars()
 
 
 @pytest.fixture()
@@ -40,15 +35,9 @@ def pipeline_stack(request: pytest.FixtureRequest) -> dict[str, object]:
     }
 
 
-with contextlib.suppress(ImportError):  # the infra fixtures (session-scoped real processes)
-    from tests.stack_fixtures import kafka_broker, redis_server, stack_settings  # noqa: F401
-
-
 def create_topics(bootstrap: str, clickstream: str, dlq: str, clickstream_partitions: int = 2) -> None:
     """The job's input topic (``clickstream_partitions`` partitions) and its one-partition dead-letter topic, made
     before anything is produced, so no test depends on the broker's auto-creation defaults."""
-    from kafka.admin import KafkaAdminClient, NewTopic
-
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     try:
         admin.create_topics([NewTopic(clickstream, clickstream_partitions, 1), NewTopic(dlq, 1, 1)])

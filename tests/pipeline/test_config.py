@@ -4,6 +4,7 @@ import pytest
 from pydantic import ValidationError
 
 from pipeline.config import PipelineSettings, WindowSpec
+from pipeline.job import render_sql
 
 
 def test_env_overrides_and_unknown_keys(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -27,11 +28,11 @@ def test_bad_values_are_rejected() -> None:
 def test_folders_derive_from_run_dir(tmp_path) -> None:  # type: ignore[no-untyped-def]
     cfg = PipelineSettings(run_dir=tmp_path)
     assert cfg.accepted_dir.is_relative_to(tmp_path) and cfg.checkpoint_dir.is_relative_to(tmp_path)
-    assert cfg.max_seq_len == max(cfg.seq_views.values())
+    views = PipelineSettings(seq_views={"user_hybrid_seq_v1": 7, "user_hybrid_seq_v2": 30, "x_v1": 12})
+    assert views.max_seq_len == 30
 
 
 def test_sql_placeholders_are_checked() -> None:
-    from pipeline.job import render_sql
 
     sql = render_sql("kafka_source", topic="t", bootstrap="h:1", group_id="g", startup_mode="earliest-offset")
     assert "'topic' = 't'" in sql and "${" not in sql

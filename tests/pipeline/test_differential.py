@@ -5,29 +5,28 @@ byte for byte: every user's Redis hash must equal the reference's features encod
 
 from __future__ import annotations
 
+import contextlib
 import random
-import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 
+from feature_repo.views import view as view_spec
+from omniseq.features.online import RedisOnlineStore, redis_key
 from omniseq.schema import EVENT_TYPES, Behaviour, OnlineEvent, StoreTransaction, sort_key
 from pipeline.config import MINUTE_MS, PipelineSettings, WindowSpec
 from pipeline.producer import DropScheduler, Replayer, kafka_producer
-from pipeline.reference import expected_online
+from pipeline.runner import start
 from tests.pipeline.conftest import create_topics
+from tests.pipeline.reference import expected_online
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 T0 = 1_700_000_000_000
 ETYPES: list[Any] = list(EVENT_TYPES)
-
-
-def _wait(check: Any, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and not check():
-        time.sleep(0.5)
 
 
 def _random_history(seed: int, n: int = 400) -> list[Behaviour]:
@@ -47,13 +46,12 @@ def _random_history(seed: int, n: int = 400) -> list[Behaviour]:
 
 
 def _expected_hashes(expected: dict[str, dict[str, dict[str, Any]]]) -> dict[bytes, dict[bytes, bytes]]:
-    from omniseq.features.online import RedisOnlineStore, redis_key
 
     codec = RedisOnlineStore(None)  # type: ignore[arg-type]  # encoding only
     out: dict[bytes, dict[bytes, bytes]] = {}
     for view, users in expected.items():
         for user, feats in users.items():
-            ts = feats.get("last_ts", feats.get("last_store_ts", feats.get("last_online_ts")))
+            ts = feats[view_spec(view).event_time_feature]
             out.setdefault(redis_key(user), {}).update(codec.encode_row(view, feats, int(ts)))
     return out
 
@@ -61,9 +59,6 @@ def _expected_hashes(expected: dict[str, dict[str, dict[str, Any]]]) -> dict[byt
 def test_random_histories_equal_the_reference_byte_for_byte(
     tmp_path: Path, pipeline_stack: dict[str, Any], flink_jars: list[str]
 ) -> None:
-    import redis
-
-    from pipeline.runner import start
 
     uid = uuid.uuid4().hex[:8]
     cfg = PipelineSettings(
@@ -92,7 +87,10 @@ def test_random_histories_equal_the_reference_byte_for_byte(
 
     job = start(cfg, cfg.redis_url, flink_jars, resume=False)
     try:
-        _wait(lambda: stored() == expected, timeout_s=180)
+        with contextlib.suppress(
+            AssertionError
+        ):  # on a timeout the comparison below names the first difference
+            wait_until(lambda: stored() == expected, 180, "Redis to equal the reference", interval_s=0.5)
     finally:
         job.stop(None)
     got = stored()

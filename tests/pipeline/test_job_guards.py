@@ -15,18 +15,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kafka import KafkaConsumer, KafkaProducer
 
+from omniseq.features.online import RedisOnlineStore
 from omniseq.schema import OnlineEvent, encode_event
 from pipeline.config import PipelineSettings
+from pipeline.runner import JobFailed, start, watch
 from tests.pipeline.conftest import create_topics
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-def _wait(check: Any, timeout_s: float = 90) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and not check():
-        time.sleep(0.3)
 
 
 def _status(url: str, method: str = "GET", data: bytes | None = None) -> int:
@@ -39,27 +37,26 @@ def _status(url: str, method: str = "GET", data: bytes | None = None) -> int:
 
 
 def _letters(cfg: PipelineSettings, n: int) -> list[dict[str, Any]]:
-    from kafka import KafkaConsumer
-
     consumer = KafkaConsumer(
         cfg.dlq_topic, bootstrap_servers=cfg.kafka_bootstrap, auto_offset_reset="earliest",
         consumer_timeout_ms=2000, fetch_max_bytes=4 << 20, max_partition_fetch_bytes=4 << 20,
     )  # fmt: skip
     out: list[dict[str, Any]] = []
-    deadline = time.monotonic() + 60
-    while len(out) < n and time.monotonic() < deadline:
-        out += [json.loads(m.value) for m in consumer]
-    consumer.close()
+
+    def enough() -> bool:
+        out.extend(json.loads(m.value) for m in consumer)
+        return len(out) >= n
+
+    try:
+        wait_until(enough, 60, f"{n} dead letters on {cfg.dlq_topic}")
+    finally:
+        consumer.close()
     return out
 
 
 def test_oversized_and_far_future_messages_are_dead_lettered_and_rest_is_loopback(
     tmp_path: Path, pipeline_stack: dict[str, Any], flink_jars: list[str]
 ) -> None:
-    from kafka import KafkaProducer
-
-    from omniseq.features.online import RedisOnlineStore
-    from pipeline.runner import JobFailed, start, watch
 
     uid = uuid.uuid4().hex[:8]
     cfg = PipelineSettings(
@@ -81,7 +78,9 @@ def test_oversized_and_far_future_messages_are_dead_lettered_and_rest_is_loopbac
     job = start(cfg, cfg.redis_url, flink_jars, resume=False)
     try:
         store = RedisOnlineStore.from_url(cfg.redis_url)
-        _wait(lambda: store.read("user_hybrid_seq_v1", ["u-ok"])[0] is not None)
+        wait_until(
+            lambda: store.read("user_hybrid_seq_v1", ["u-ok"])[0] is not None, 90, "u-ok's sequence in Redis"
+        )
         assert store.read("user_hybrid_seq_v1", ["u-ok"])[0]["tok_items"] == ["i1"]  # type: ignore[index]
         assert store.read("user_hybrid_seq_v1", ["u-future"])[0] is None
         letters = {d["source_offset"]: d for d in _letters(cfg, 2)}

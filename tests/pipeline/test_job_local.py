@@ -10,11 +10,14 @@ from typing import Any
 import pyarrow.dataset as ds
 import pytest
 
-from omniseq.features.behaviour_log import read_log, sequences_as_of
+from omniseq.features.behaviour_log import LOG_COLUMNS, LOG_NAME, read_log, sequences_as_of
+from omniseq.features.online import RedisOnlineStore
 from omniseq.schema import EVENT_TYPES, OnlineEvent, StoreTransaction
+from pipeline import job
 from pipeline.config import MINUTE_MS, PipelineSettings, WindowSpec
-from pipeline.reference import dedup, expected_online
 from pipeline.sinks import read_counters
+from tests.pipeline.local_job import run_from_elements
+from tests.pipeline.reference import dedup, expected_online
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 T0 = 1_700_000_000_000
@@ -36,31 +39,9 @@ def _history(n_users: int = 6, n_events: int = 300) -> list[OnlineEvent | StoreT
     return out
 
 
-def _rows(history: list[OnlineEvent | StoreTransaction]) -> list:  # type: ignore[type-arg]
-    from pyflink.common import Row
-
-    from feature_repo.views import BASKET_CODE, EVENT_TYPE_CODES
-
-    rows = []
-    for b in history:
-        if isinstance(b, StoreTransaction):
-            rows.append(Row(b.user_id, b.txn_id, BASKET_CODE, "", b.ts_ms, list(b.items), b.store_id, None))
-        else:
-            code = EVENT_TYPE_CODES[b.event_type]
-            rows.append(Row(b.user_id, b.event_id, code, b.item_id, b.ts_ms, [], "", None))
-    return rows
-
-
 def test_hybrid_windows_and_offline_equal_reference(
     tmp_path: Path, flink_jars: list[str], redis_server: Any
 ) -> None:
-    from pyflink.common import Types
-    from pyflink.datastream import DataStream
-
-    from omniseq.features.online import RedisOnlineStore
-    from pipeline import job
-    from pipeline.runner import flink_config, make_env
-
     cfg = PipelineSettings(
         run_dir=tmp_path,
         seq_views={"user_hybrid_seq_v1": 5, "user_hybrid_seq_v2": 12},
@@ -71,22 +52,7 @@ def test_hybrid_windows_and_offline_equal_reference(
     )
     redis_server.client().flushdb()
     history = _history()
-    env, t_env = make_env(flink_config(cfg, flink_jars, None))
-    stmts = t_env.create_statement_set()
-    behaviour_type = Types.ROW_NAMED(
-        ["user_id", "key", "type_code", "item_id", "ts_ms", "items", "store_id", "arrival_ms"],
-        [Types.STRING(), Types.STRING(), Types.INT(), Types.STRING(), Types.LONG(),
-         Types.BASIC_ARRAY(Types.STRING()), Types.STRING(), Types.LONG()],
-    )  # fmt: skip
-    src = env.from_collection(_rows(history), type_info=behaviour_type)
-    src = DataStream(src._j_data_stream.map(job._java().AsBehaviour()))
-    op_cfg = job.operator_config(cfg, cfg.redis_url)
-    clean, side = job.build_hybrid(src, cfg, op_cfg, with_offline=True)
-    windows = job.build_windows(t_env, clean, cfg)
-    job.build_window_writer(t_env, windows, cfg, op_cfg)
-    job.build_offline_sinks(t_env, stmts, cfg, side, windows)
-    stmts.attach_as_datastream()
-    env.execute("test-job-local")
+    run_from_elements(cfg, history, flink_jars)
 
     expected = expected_online(history, cfg)
     store = RedisOnlineStore.from_url(cfg.redis_url)
@@ -103,7 +69,9 @@ def test_hybrid_windows_and_offline_equal_reference(
     last = {r["user_id"]: r for r in sorted(offline.to_pylist(), key=lambda r: (r["last_ts"], r["seq_len"]))}
     for user, feats in expected["user_hybrid_seq_v2"].items():
         assert last[user]["last_ts"] == feats["last_ts"]
-    log_dir = cfg.dir("offline") / job.BEHAVIOUR_LOG
+    # the Java operators' behaviour layout is the behaviour log's (the Python side of the same rows)
+    assert list(job._java().Records.BEHAVIOUR_FIELDS) == list(LOG_COLUMNS)
+    log_dir = cfg.dir("offline") / LOG_NAME
     files = sorted(p.name for p in log_dir.glob("date=*/*") if not p.name.startswith("."))
     assert files and all(name.endswith(".parquet") for name in files)
     log = read_log(cfg.dir("offline"))

@@ -12,6 +12,7 @@ from omniseq.schema import StoreTransaction
 from pipeline.landing import LandingValidator
 from pipeline.producer import write_drop
 from pipeline.sinks import read_counters
+from tests.waiting import wait_until
 
 T0 = 1_700_000_000_000
 
@@ -69,10 +70,7 @@ def test_a_drop_written_slowly_is_held_until_complete(tmp_path: Path) -> None:
     assert v.scan() == [] and v.scan() == [] and not (tmp_path / "q").exists()
     with target.open("ab") as fh:
         fh.write(data[len(data) // 2 :])
-    deadline = time.monotonic() + 10
-    while not (results := v.scan()):
-        assert time.monotonic() < deadline, "the completed drop was never picked up"
-        time.sleep(0.05)
+    results = wait_until(v.scan, 10, "the completed drop picked up")
     assert results == [(target, None)]
     assert len(list((tmp_path / "acc").glob("slow-*.parquet"))) == 1
 

@@ -5,23 +5,26 @@ pure-Python reference, the DLQ must hold exactly the malformed messages, the bad
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import random
-import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from kafka import KafkaConsumer
 
+from omniseq.features.online import RedisOnlineStore
 from omniseq.schema import EVENT_TYPES, Behaviour, OnlineEvent, StoreTransaction, sort_key
 from pipeline.config import MINUTE_MS, PipelineSettings, WindowSpec
 from pipeline.producer import DropScheduler, Replayer, kafka_producer
-from pipeline.reference import expected_online
+from pipeline.runner import start
 from pipeline.sinks import read_counters
 from tests.pipeline.conftest import create_topics
+from tests.pipeline.reference import expected_online
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 T0 = 1_700_000_000_000
@@ -42,31 +45,26 @@ def _history(n_users: int = 8, n_events: int = 240) -> list[Behaviour]:
     return sorted(out, key=sort_key)
 
 
-def _wait(check: Callable[[], bool], timeout_s: float = 120) -> None:
-    """Poll until ``check()``; the caller asserts afterwards (so a failure shows the difference)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and not check():
-        time.sleep(0.5)
-
-
 def _dead_letters(cfg: PipelineSettings, expected: int) -> list[dict[str, Any]]:
-    from kafka import KafkaConsumer
-
     consumer = KafkaConsumer(
         cfg.dlq_topic, bootstrap_servers=cfg.kafka_bootstrap, auto_offset_reset="earliest",
         consumer_timeout_ms=3000, isolation_level="read_committed",
     )  # fmt: skip
     out: list[dict[str, Any]] = []
-    deadline = time.monotonic() + 30
-    while len(out) < expected and time.monotonic() < deadline:
-        out += [json.loads(m.value) for m in consumer]
-    out += [json.loads(m.value) for m in consumer]  # anything beyond the expected count
-    consumer.close()
+
+    def enough() -> bool:
+        out.extend(json.loads(m.value) for m in consumer)
+        return len(out) >= expected
+
+    try:
+        wait_until(enough, 30, f"{expected} dead letters on {cfg.dlq_topic}")
+        out.extend(json.loads(m.value) for m in consumer)  # anything beyond the expected count
+    finally:
+        consumer.close()
     return out
 
 
 def _online_state(cfg: PipelineSettings, expected: dict[str, dict[str, dict[str, Any]]]) -> dict[str, Any]:
-    from omniseq.features.online import RedisOnlineStore
 
     store = RedisOnlineStore.from_url(cfg.redis_url)
     got = {}
@@ -79,7 +77,6 @@ def _online_state(cfg: PipelineSettings, expected: dict[str, dict[str, dict[str,
 def test_replay_to_redis_equals_reference_across_a_restart(
     tmp_path: Path, pipeline_stack: dict[str, Any], flink_jars: list[str]
 ) -> None:
-    from pipeline.runner import start
 
     uid = uuid.uuid4().hex[:8]
     cfg = PipelineSettings(
@@ -105,7 +102,9 @@ def test_replay_to_redis_equals_reference_across_a_restart(
     job = start(cfg, cfg.redis_url, flink_jars, resume=True)
     metrics = cfg.pipeline_dir / "metrics"
     sent_first = replay.stats.sent
-    _wait(lambda: read_counters(metrics).get("messages_in", 0) >= sent_first)
+    wait_until(
+        lambda: read_counters(metrics).get("messages_in", 0) >= sent_first, 120, "the first half consumed"
+    )
     assert read_counters(metrics).get("messages_in", 0) == sent_first
     job.stop(cfg.pipeline_dir / "savepoints")  # mid-stream: windows and drops still open
 
@@ -117,8 +116,14 @@ def test_replay_to_redis_equals_reference_across_a_restart(
     )
     job = start(cfg, cfg.redis_url, flink_jars, resume=True)
     try:
-        _wait(lambda: _online_state(cfg, expected) == expected, timeout_s=150)
-        _wait(lambda: (cfg.dir("quarantine") / "broken.parquet.reason.json").is_file())
+        with contextlib.suppress(
+            AssertionError
+        ):  # on a timeout the comparison below names the view that differs
+            wait_until(
+                lambda: _online_state(cfg, expected) == expected, 150, "Redis to equal the reference", 0.5
+            )
+        reason_file = cfg.dir("quarantine") / "broken.parquet.reason.json"
+        wait_until(reason_file.is_file, 120, "the broken drop quarantined")
     finally:
         job.stop(None)
     got = _online_state(cfg, expected)

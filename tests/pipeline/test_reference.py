@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from omniseq.schema import OnlineEvent, StoreTransaction
 from pipeline.config import MINUTE_MS, PipelineSettings, WindowSpec
-from pipeline.reference import dedup, expected_online, hop_windows, latest_per_user
+from tests.pipeline.reference import dedup, expected_online, hop_windows, latest_per_user
 
 T0 = 1_700_000_040_000  # 40 s past a minute boundary
 

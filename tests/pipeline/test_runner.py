@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from cli.main import main as cli
 from pipeline import runner
 from pipeline.config import PipelineSettings
 
@@ -88,7 +89,6 @@ def test_local_rest_is_loopback_with_cancel_and_upload_off(tmp_path: Path) -> No
 
 
 def test_metrics_show_the_job_state_and_restarts(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from cli.main import main as cli
 
     runner.write_status(PipelineSettings(), "RESTARTING", 2)
     assert cli(["pipeline", "--metrics", "prometheus"]) == 0

@@ -21,8 +21,8 @@ import org.apache.flink.util.OutputTag;
 
 /**
  * Keyed by user: drops duplicates, keeps the newest tokens of the hybrid sequence and the in-store aggregates
- * ({@link UserState}), and writes the sequence views and the in-store view to Redis, each changed user at most once
- * per {@code flush_ms} (or when {@code batch_rows} users are pending, and before every checkpoint completes).
+ * ({@link UserState}), and writes the sequence views and the in-store view of each changed user to Redis through the
+ * {@link Coalescer}.
  *
  * <p>Main output: the deduplicated online events (the SQL windows' input). Side output {@link Records#logTag()}:
  * every new behaviour with its arrival time (the offline behaviour log).
@@ -35,13 +35,16 @@ public class HybridFeatures extends KeyedProcessFunction<String, Row, Row>
     private final boolean withLog;
     private transient JobConfig cfg;
     private transient ValueState<UserState> state;
-    private transient RedisWriter writer;
+    private transient Coalescer<Dirty> dirty;
     private transient Counters counters;
-    private transient Map<String, UserState> dirty;
-    private transient Map<String, UserState> dirtyStore;
-    private transient long firstDirty;
-    private transient boolean timerArmed;
     private transient Map<JobConfig.View, OutputTag<Row>> snapshotTags;
+
+    /** A changed user: its state, and whether its in-store aggregates changed too. */
+    private record Dirty(UserState state, boolean store) {
+        static Dirty merge(Dirty older, Dirty newer) {
+            return new Dirty(newer.state, older.store || newer.store);
+        }
+    }
 
     public HybridFeatures(String configJson, boolean withLog) {
         this.configJson = configJson;
@@ -62,14 +65,12 @@ public class HybridFeatures extends KeyedProcessFunction<String, Row, Row>
                 snapshotTags.put(v, Records.snapshotTag(v));
             }
         }
-        writer = new RedisWriter(cfg.onlineUri, cfg.keyPrefix, cfg.project);
+        dirty = new Coalescer<>(cfg, this::add, Dirty::merge);
         int subtask = getRuntimeContext().getTaskInfo().getIndexOfThisSubtask();
         counters = new Counters(cfg.metricsDir, "hybrid", subtask, getRuntimeContext().getMetricGroup());
         for (String c : new String[] {"events", "baskets", "duplicate_events", "duplicate_baskets", "online_rows_written"}) {
             counters.counter(c);
         }
-        dirty = new LinkedHashMap<>();
-        dirtyStore = new LinkedHashMap<>();
     }
 
     @Override
@@ -82,7 +83,7 @@ public class HybridFeatures extends KeyedProcessFunction<String, Row, Row>
         String key = (String) r.getField(Records.KEY);
         int type = (Integer) r.getField(Records.TYPE);
         long ts = (Long) r.getField(Records.TS);
-        boolean basket = type == Records.BASKET;
+        boolean basket = type == cfg.basketCode;
         if (st.isDuplicate(key, ts, cfg.dedupTtlMs)) {
             counters.inc(basket ? "duplicate_baskets" : "duplicate_events", 1);
             state.update(st); // the seen-set may have been pruned
@@ -98,7 +99,6 @@ public class HybridFeatures extends KeyedProcessFunction<String, Row, Row>
         if (basket) {
             st.addBasketAgg(key, tok.items.length, ts, tok.store);
             counters.inc("baskets", 1);
-            dirtyStore.put(user, st);
         } else {
             counters.inc("events", 1);
             out.collect(Row.of(user, type, ts));
@@ -116,15 +116,20 @@ public class HybridFeatures extends KeyedProcessFunction<String, Row, Row>
             }
         }
         state.update(st);
-        if (dirty.isEmpty()) {
-            firstDirty = now;
+        written(dirty.put(user, new Dirty(st, basket), ctx.timerService()));
+    }
+
+    private void written(int rows) {
+        counters.inc("online_rows_written", rows);
+    }
+
+    /** One changed user's rows: every sequence view, and the in-store view when a basket changed it. */
+    private void add(RedisWriter writer, String user, Dirty d) {
+        for (JobConfig.View v : cfg.seqViews) {
+            writer.add(v, user, d.state().seqFeatures(v.maxLen()), d.state().lastTs());
         }
-        dirty.put(user, st);
-        if (dirty.size() >= cfg.batchRows || now - firstDirty >= cfg.flushMs) {
-            flush();
-        } else if (!timerArmed) {
-            ctx.timerService().registerProcessingTimeTimer(now + cfg.flushMs);
-            timerArmed = true;
+        if (d.store() && cfg.instoreView != null) {
+            writer.add(cfg.instoreView, user, d.state().instoreFeatures(), d.state().lastStoreTs);
         }
     }
 
@@ -159,35 +164,12 @@ public class HybridFeatures extends KeyedProcessFunction<String, Row, Row>
 
     @Override
     public void onTimer(long timestamp, OnTimerContext ctx, Collector<Row> out) throws IOException {
-        timerArmed = false;
-        flush();
-    }
-
-    /** Write every pending user's views in one pipelined round trip. */
-    void flush() throws IOException {
-        if (dirty.isEmpty()) {
-            return;
-        }
-        for (Map.Entry<String, UserState> e : dirty.entrySet()) {
-            UserState st = e.getValue();
-            for (JobConfig.View v : cfg.seqViews) {
-                writer.add(v, e.getKey(), st.seqFeatures(v.maxLen()), st.lastTs());
-            }
-        }
-        if (cfg.instoreView != null) {
-            for (Map.Entry<String, UserState> e : dirtyStore.entrySet()) {
-                writer.add(cfg.instoreView, e.getKey(), e.getValue().instoreFeatures(), e.getValue().lastStoreTs);
-            }
-        }
-        counters.inc("online_rows_written", writer.pendingRows());
-        dirty.clear();
-        dirtyStore.clear();
-        writer.flush();
+        written(dirty.onTimer());
     }
 
     @Override
     public void snapshotState(FunctionSnapshotContext context) throws IOException {
-        flush(); // Redis holds at least the checkpointed state once a checkpoint completes
+        written(dirty.flush()); // Redis holds at least the checkpointed state once a checkpoint completes
     }
 
     @Override
@@ -196,10 +178,7 @@ public class HybridFeatures extends KeyedProcessFunction<String, Row, Row>
     @Override
     public void close() throws IOException {
         if (dirty != null) {
-            flush();
-        }
-        if (writer != null) {
-            writer.close();
+            written(dirty.close());
         }
         if (counters != null) {
             counters.close();

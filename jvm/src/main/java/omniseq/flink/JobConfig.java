@@ -5,7 +5,9 @@ import java.io.Serializable;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.HexFormat;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.JsonNode;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.ObjectMapper;
 
@@ -20,8 +22,12 @@ public final class JobConfig implements Serializable {
     /** One feature of a view: its name, Feast dtype and Redis hash field (murmur3 of "view:feature"). */
     public record Feature(String name, String dtype, byte[] field) implements Serializable {}
 
-    /** One feature view: its features, its {@code _ts:<view>} field and (sequence views) its length. */
-    public record View(String name, int maxLen, byte[] tsField, List<Feature> features) implements Serializable {}
+    /**
+     * One feature view: its features, its {@code _ts:<view>} field, the feature holding a row's event time and
+     * (sequence views) its length.
+     */
+    public record View(String name, int maxLen, byte[] tsField, String tsFeature, List<Feature> features)
+            implements Serializable {}
 
     public final String json;
     public final String onlineUri;
@@ -40,6 +46,13 @@ public final class JobConfig implements Serializable {
     public final long maxFutureSkewMs;
     public final int stateTtlDays;
     public final boolean offlineSnapshots;
+    /** The contract's token type codes: online event type -> code (in order), and an in-store basket's code. */
+    public final Map<String, Integer> eventTypeCodes = new LinkedHashMap<>();
+    public final int basketCode;
+    /** The record limits of {@code omniseq.schema}: the epoch-ms range and the longest id. */
+    public final long minTsMs;
+    public final long maxTsMs;
+    public final int maxIdLen;
 
     public JobConfig(String json) {
         this.json = json;
@@ -70,6 +83,20 @@ public final class JobConfig implements Serializable {
         maxFutureSkewMs = n.path("max_future_skew_ms").asLong(3_600_000L);
         stateTtlDays = n.path("state_ttl_days").asInt(0);
         offlineSnapshots = n.path("offline_snapshots").asBoolean(false);
+        for (Map.Entry<String, JsonNode> e : required(n, "event_type_codes").properties()) {
+            eventTypeCodes.put(e.getKey(), e.getValue().asInt());
+        }
+        basketCode = required(n, "basket_code").asInt();
+        minTsMs = required(n, "min_ts_ms").asLong();
+        maxTsMs = required(n, "max_ts_ms").asLong();
+        maxIdLen = required(n, "max_id_len").asInt();
+    }
+
+    private static JsonNode required(JsonNode n, String key) {
+        if (!n.hasNonNull(key)) {
+            throw new IllegalArgumentException("the operator config has no '" + key + "' (pipeline.job.operator_config)");
+        }
+        return n.get(key);
     }
 
     private static View view(JsonNode v, HexFormat hex) {
@@ -81,6 +108,7 @@ public final class JobConfig implements Serializable {
                 v.get("name").asText(),
                 v.path("max_len").asInt(0),
                 hex.parseHex(v.get("ts_field_hex").asText()),
+                v.get("ts_feature").asText(),
                 List.copyOf(features));
     }
 

@@ -10,9 +10,6 @@ import org.apache.flink.util.OutputTag;
 public final class Records {
     private Records() {}
 
-    /** Type code of an in-store basket token (online events are 0 view .. 3 purchase). */
-    public static final int BASKET = 4;
-
     /** An online event or an in-store basket in one layout, so both sides can be unioned and keyed by user. */
     public static final String[] BEHAVIOUR_FIELDS = {
         "user_id", "key", "type_code", "item_id", "ts_ms", "items", "store_id", "arrival_ms"

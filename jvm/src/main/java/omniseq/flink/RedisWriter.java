@@ -45,7 +45,7 @@ final class RedisWriter implements AutoCloseable {
         this.project = project;
     }
 
-    /** Buffer one row: HSET key _ts:<view> ts f1 v1 ... (features missing from {@code values} are not written). */
+    /** Buffer one row: HSET key _ts:<view> ts f1 v1 ...; every feature of the view must be in {@code values}. */
     void add(JobConfig.View view, String userId, Map<String, Object> values, long tsMs) {
         byte[][] cmd = new byte[4 + 2 * view.features().size()][];
         int i = 0;
@@ -54,12 +54,13 @@ final class RedisWriter implements AutoCloseable {
         cmd[i++] = view.tsField();
         cmd[i++] = FeastCodec.timestamp(tsMs);
         for (JobConfig.Feature f : view.features()) {
-            if (values.containsKey(f.name())) {
-                cmd[i++] = f.field();
-                cmd[i++] = FeastCodec.value(f.dtype(), values.get(f.name()));
+            if (!values.containsKey(f.name())) {
+                throw new IllegalStateException("no value for feature " + f.name() + " of view " + view.name());
             }
+            cmd[i++] = f.field();
+            cmd[i++] = FeastCodec.value(f.dtype(), values.get(f.name()));
         }
-        pending.add(i == cmd.length ? cmd : java.util.Arrays.copyOf(cmd, i));
+        pending.add(cmd);
     }
 
     int pendingRows() {

@@ -136,7 +136,7 @@ public class UserState {
             tokItems.add(t.item);
             tokTypes.add((long) t.type);
             tokTs.add(t.ts);
-            if (t.type == Records.BASKET) {
+            if (t.channel == 0) { // a basket token
                 basketItems.addAll(Arrays.asList(t.items));
                 offsets.add((long) basketItems.size());
                 stores.add(t.store);

@@ -34,9 +34,6 @@ public class ValidateEvents extends ProcessFunction<Row, Row> implements ResultT
     private static final long serialVersionUID = 1L;
     static final String[] FIELDS = {"event_id", "user_id", "item_id", "event_type", "ts_ms", "session_id"};
     static final String[] ID_FIELDS = {"event_id", "user_id", "item_id", "session_id"};
-    static final String[] EVENT_TYPES = {"view", "click", "add_to_cart", "purchase"};
-    static final long MIN_TS_MS = 631_152_000_000L, MAX_TS_MS = 4_102_444_800_000L;
-    static final int MAX_ID_LEN = 128;
     private static final Set<String> ALLOWED = Set.of("event_id", "user_id", "item_id", "event_type", "ts_ms", "session_id", "channel");
 
     private final String configJson;
@@ -136,21 +133,21 @@ public class ValidateEvents extends ProcessFunction<Row, Row> implements ResultT
             }
             String s = v.textValue();
             int n = s.codePointCount(0, s.length());
-            if (n < 1 || n > MAX_ID_LEN) {
-                throw new Invalid(f, "must be 1.." + MAX_ID_LEN + " characters", repr);
+            if (n < 1 || n > cfg.maxIdLen) {
+                throw new Invalid(f, "must be 1.." + cfg.maxIdLen + " characters", repr);
             }
         }
         JsonNode et = rec.get("event_type");
-        int type = et.isTextual() ? indexOf(EVENT_TYPES, et.textValue()) : -1;
-        if (type < 0) {
-            throw new Invalid("event_type", "must be one of ['view', 'click', 'add_to_cart', 'purchase']", repr);
+        Integer type = et.isTextual() ? cfg.eventTypeCodes.get(et.textValue()) : null;
+        if (type == null) {
+            throw new Invalid("event_type", "must be one of " + pyList(cfg.eventTypeCodes.keySet()), repr);
         }
         JsonNode ts = rec.get("ts_ms");
         if (!ts.isIntegralNumber()) {
             throw new Invalid("ts_ms", "must be an integer (epoch ms), got " + ts.getNodeType(), repr);
         }
-        if (!ts.canConvertToLong() || ts.longValue() < MIN_TS_MS || ts.longValue() > MAX_TS_MS) {
-            throw new Invalid("ts_ms", "out of range [" + MIN_TS_MS + ", " + MAX_TS_MS + "] (epoch milliseconds?)", repr);
+        if (!ts.canConvertToLong() || ts.longValue() < cfg.minTsMs || ts.longValue() > cfg.maxTsMs) {
+            throw new Invalid("ts_ms", "out of range [" + cfg.minTsMs + ", " + cfg.maxTsMs + "] (epoch milliseconds?)", repr);
         }
         long tsMs = ts.longValue();
         if (tsMs > nowMs + cfg.maxFutureSkewMs) {
@@ -161,13 +158,13 @@ public class ValidateEvents extends ProcessFunction<Row, Row> implements ResultT
                 rec.get("item_id").textValue(), tsMs, new String[0], "", nowMs);
     }
 
-    private static int indexOf(String[] values, String v) {
-        for (int i = 0; i < values.length; i++) {
-            if (values[i].equals(v)) {
-                return i;
-            }
+    /** Names as Python prints a list of strings: {@code ['view', 'click']}. */
+    private static String pyList(java.util.Collection<String> names) {
+        StringBuilder sb = new StringBuilder("[");
+        for (String name : names) {
+            sb.append(sb.length() > 1 ? ", '" : "'").append(name).append('\'');
         }
-        return -1;
+        return sb.append(']').toString();
     }
 
     static String shortRepr(String text) {

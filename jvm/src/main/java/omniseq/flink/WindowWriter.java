@@ -12,20 +12,20 @@ import org.apache.flink.types.Row;
 import org.apache.flink.util.Collector;
 
 /**
- * Keyed by user: window rows {@code (view, user_id, <the view's features in contract order>)} to Redis, the newest
- * row per (view, user) at most once per {@code flush_ms}, like {@link HybridFeatures}. The row's event time is its
- * {@code last_online_ts}. Emits nothing.
+ * Keyed by user: window rows {@code (view, user_id, <the view's features in contract order>)} to Redis through the
+ * {@link Coalescer} (the newest row per (view, user)). The row's event time is the view's event-time feature (the
+ * recency). Emits nothing.
  */
 public class WindowWriter extends KeyedProcessFunction<String, Row, Row> implements CheckpointedFunction {
     private static final long serialVersionUID = 1L;
 
+    /** The input row's layout: the view's name, the user, then the view's features in contract order. */
+    private static final int VIEW = 0, USER = 1, FIRST_FEATURE = 2;
+
     private final String configJson;
     private transient JobConfig cfg;
-    private transient RedisWriter writer;
+    private transient Coalescer<Row> pending;
     private transient Counters counters;
-    private transient Map<String, Row> pending;
-    private transient long first;
-    private transient boolean timerArmed;
 
     public WindowWriter(String configJson) {
         this.configJson = configJson;
@@ -34,60 +34,39 @@ public class WindowWriter extends KeyedProcessFunction<String, Row, Row> impleme
     @Override
     public void open(OpenContext ctx) {
         cfg = new JobConfig(configJson);
-        writer = new RedisWriter(cfg.onlineUri, cfg.keyPrefix, cfg.project);
+        pending = new Coalescer<>(cfg, this::add, (older, newer) -> newer);
         int subtask = getRuntimeContext().getTaskInfo().getIndexOfThisSubtask();
         counters = new Counters(cfg.metricsDir, "windows", subtask, getRuntimeContext().getMetricGroup());
         counters.counter("window_rows_written");
-        pending = new LinkedHashMap<>();
     }
 
     @Override
     public void processElement(Row r, Context ctx, Collector<Row> out) throws IOException {
-        long now = ctx.timerService().currentProcessingTime();
-        if (pending.isEmpty()) {
-            first = now;
-        }
-        pending.put(r.getField(0) + "\u0000" + r.getField(1), r);
-        if (pending.size() >= cfg.batchRows || now - first >= cfg.flushMs) {
-            flush();
-        } else if (!timerArmed) {
-            ctx.timerService().registerProcessingTimeTimer(now + cfg.flushMs);
-            timerArmed = true;
-        }
+        written(pending.put(r.getField(VIEW) + "\u0000" + r.getField(USER), r, ctx.timerService()));
     }
 
     @Override
     public void onTimer(long timestamp, OnTimerContext ctx, Collector<Row> out) throws IOException {
-        timerArmed = false;
-        flush();
+        written(pending.onTimer());
     }
 
-    void flush() throws IOException {
-        if (pending.isEmpty()) {
-            return;
+    private void written(int rows) {
+        counters.inc("window_rows_written", rows);
+    }
+
+    /** One window row as the HSET of its view: the features by contract order, stamped with the recency. */
+    private void add(RedisWriter writer, String key, Row r) {
+        JobConfig.View v = cfg.windowView((String) r.getField(VIEW));
+        Map<String, Object> f = new LinkedHashMap<>();
+        for (int i = 0; i < v.features().size(); i++) {
+            f.put(v.features().get(i).name(), r.getField(FIRST_FEATURE + i));
         }
-        for (Row r : pending.values()) {
-            JobConfig.View v = cfg.windowView((String) r.getField(0));
-            Map<String, Object> f = new LinkedHashMap<>();
-            long ts = 0;
-            for (int i = 0; i < v.features().size(); i++) {
-                String name = v.features().get(i).name();
-                Object value = r.getField(2 + i);
-                f.put(name, value);
-                if ("last_online_ts".equals(name)) {
-                    ts = ((Number) value).longValue();
-                }
-            }
-            writer.add(v, (String) r.getField(1), f, ts);
-        }
-        counters.inc("window_rows_written", pending.size());
-        pending.clear();
-        writer.flush();
+        writer.add(v, (String) r.getField(USER), f, ((Number) f.get(v.tsFeature())).longValue());
     }
 
     @Override
     public void snapshotState(FunctionSnapshotContext context) throws IOException {
-        flush();
+        written(pending.flush());
     }
 
     @Override
@@ -96,10 +75,7 @@ public class WindowWriter extends KeyedProcessFunction<String, Row, Row> impleme
     @Override
     public void close() throws IOException {
         if (pending != null) {
-            flush();
-        }
-        if (writer != null) {
-            writer.close();
+            written(pending.close());
         }
         if (counters != null) {
             counters.close();

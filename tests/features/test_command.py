@@ -1,4 +1,4 @@
-"""FeatureSink (validate + both stores) and the ``omniseq features`` command."""
+"""The ``omniseq features`` command: list, apply, materialize."""
 
 from __future__ import annotations
 
@@ -8,31 +8,13 @@ from typing import Any
 
 import pytest
 
+from bench.feature_rows import sample_row
 from cli.commands import features as cmd
-from omniseq.features.sink import FeatureSink
-from omniseq.features.testing import sample_row
+from omniseq.features.offline import OfflineWriter
+from omniseq.features.online import RedisOnlineStore
 from omniseq.settings import StackSettings
 
 VIEW = "user_hybrid_seq_v2"
-
-
-@pytest.mark.integration
-def test_sink_writes_valid_rows_to_both_stores(feature_settings: StackSettings, tmp_path: Path) -> None:
-    settings = feature_settings.model_copy(
-        update={"offline_dir": tmp_path / "offline", "quarantine_dir": tmp_path / "q"}
-    )
-    sink = FeatureSink.from_settings(settings)
-    good = sample_row(VIEW, "sink_u1", 4)
-    bad = ("sink_u2", {**good[1], "seq_len": -5}, good[2])
-    report = sink.write(VIEW, [good, bad])
-    assert (report.accepted, report.rejected, len(report.files)) == (1, 1, 1)
-    assert sink.online is not None and sink.offline is not None
-    assert sink.online.read(VIEW, ["sink_u1", "sink_u2"]) == [good[1], None]
-    assert sink.offline.read(VIEW).num_rows == 1
-    assert sink.validator.quarantine.read(VIEW)[0]["user_id"] == "sink_u2"
-    assert sink.counter.snapshot()["rejected"] == {f"{VIEW}:range": 1}
-    with pytest.raises(ValueError, match="needs"):
-        FeatureSink(None, None, sink.validator)
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
@@ -71,8 +53,6 @@ def test_features_apply_and_list_registered(
 def test_features_materialize_restores_redis(
     feature_settings: StackSettings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, redis_client: Any
 ) -> None:
-    from omniseq.features.offline import OfflineWriter
-    from omniseq.features.online import RedisOnlineStore
 
     monkeypatch.setenv("OMNISEQ_RUN_DIR", str(tmp_path))
     monkeypatch.setenv("OMNISEQ_REDIS_PORT", str(feature_settings.redis_port))

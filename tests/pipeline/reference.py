@@ -1,4 +1,4 @@
-"""A pure-Python reference of what the feature job computes, for tests and the benchmark's correctness check.
+"""A pure-Python reference of what the feature job computes: the test oracle of the pipeline and feature tests.
 
 It deliberately shares nothing with the job's operators except the record types: sequences come from
 :class:`omniseq.features.sequence.HybridSequence`, windows from a direct enumeration of HOP windows.
@@ -11,11 +11,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from feature_repo.views import EVENT_TYPE_CODES, ONLINE_COUNTS, ONLINE_RECENCY, ONLINE_TOTAL
 from omniseq.features.sequence import HybridSequence
 from omniseq.schema import Behaviour, OnlineEvent, StoreTransaction, sort_key
 from pipeline.config import PipelineSettings, WindowSpec
 
-COUNT_FIELD = {"view": "n_view", "click": "n_click", "add_to_cart": "n_add_to_cart", "purchase": "n_purchase"}
+# event type -> its count feature (the contract's online-aggregate columns)
+COUNT_FIELD = {t: n for n, code in ONLINE_COUNTS.items() for t, c in EVENT_TYPE_CODES.items() if c == code}
 
 
 @dataclass(frozen=True)
@@ -26,7 +28,7 @@ class WindowRow:
 
     @property
     def event_ts(self) -> int:
-        return int(self.features["last_online_ts"])
+        return int(self.features[ONLINE_RECENCY])
 
 
 def dedup(behaviours: Iterable[Behaviour]) -> list[Behaviour]:
@@ -51,10 +53,10 @@ def hop_windows(
         last_start = e.ts_ms - e.ts_ms % spec.slide_ms
         for start in range(last_start, last_start - spec.size_ms, -spec.slide_ms):
             end = start + spec.size_ms
-            row = acc.setdefault((e.user_id, end), dict.fromkeys((*COUNT_FIELD.values(), "n_events"), 0))
+            row = acc.setdefault((e.user_id, end), dict.fromkeys((*ONLINE_COUNTS, ONLINE_TOTAL), 0))
             row[COUNT_FIELD[e.event_type]] += 1
-            row["n_events"] += 1
-            row["last_online_ts"] = max(row.get("last_online_ts", 0), e.ts_ms)
+            row[ONLINE_TOTAL] += 1
+            row[ONLINE_RECENCY] = max(row.get(ONLINE_RECENCY, 0), e.ts_ms)
     rows = [
         WindowRow(u, end, f) for (u, end), f in acc.items() if watermark_ms is None or end - 1 <= watermark_ms
     ]

@@ -1,11 +1,12 @@
-"""Valid synthetic feature rows for every view (tests and the benchmark); nothing here touches Redis or disk."""
+"""Valid synthetic feature rows for every view: the workload of the feature benchmark (:mod:`bench.features`),
+also the feature tests' sample rows. Nothing here touches Redis or disk."""
 
 from __future__ import annotations
 
 import random
 from typing import Any
 
-from feature_repo.views import view
+from feature_repo.views import ONLINE_COUNTS, ONLINE_RECENCY, ONLINE_TOTAL, view
 from omniseq.features.online import Row
 from omniseq.features.sequence import HybridSequence, Token
 
@@ -28,8 +29,8 @@ def sequence_features(user_id: str, n: int, max_len: int, seed: int, t0: int = T
 
 def online_agg_features(seed: int, last_ts: int = T0) -> dict[str, Any]:
     rng = random.Random(seed)
-    counts = {f"n_{t}": rng.randrange(20) for t in ("view", "click", "add_to_cart", "purchase")}
-    return {**counts, "n_events": sum(counts.values()), "last_online_ts": last_ts}
+    counts = {name: rng.randrange(20) for name in ONLINE_COUNTS}
+    return {**counts, ONLINE_TOTAL: sum(counts.values()), ONLINE_RECENCY: last_ts}
 
 
 def instore_features(seed: int, last_ts: int = T0) -> dict[str, Any]:
@@ -51,7 +52,7 @@ def sample_row(view_name: str, user_id: str, seed: int, n_behaviours: int = 40) 
     if spec.kind == "sequence":
         assert spec.max_len is not None
         feats = sequence_features(user_id, n_behaviours, spec.max_len, seed, t0=ts)
-        return user_id, feats, feats["last_ts"]
+        return Row(user_id, feats, feats["last_ts"])
     if spec.kind == "online_agg":
-        return user_id, online_agg_features(seed, ts), ts
-    return user_id, instore_features(seed, ts), ts
+        return Row(user_id, online_agg_features(seed, ts), ts)
+    return Row(user_id, instore_features(seed, ts), ts)
