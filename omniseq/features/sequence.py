@@ -91,10 +91,6 @@ class HybridSequence:
             seq.add(b)
         return seq
 
-    def until(self, ts_ms: int) -> HybridSequence:
-        """The sequence as it was known at ``ts_ms`` (tokens with ts <= ts_ms)."""
-        return HybridSequence(self.user_id, self.max_len, [t for t in self.tokens if t.ts_ms <= ts_ms])
-
     @property
     def last_ts(self) -> int:
         return self.tokens[-1].ts_ms if self.tokens else 0
@@ -145,8 +141,3 @@ class HybridSequence:
             else:
                 tokens.append(Token(int(code), int(t), item))
         return cls(user_id, max_len or max(len(tokens), 1), tokens)
-
-
-def online_only(seq: HybridSequence) -> HybridSequence:
-    """The same sequence without in-store tokens (what a plain, online-only SASRec sees)."""
-    return HybridSequence(seq.user_id, seq.max_len, [t for t in seq.tokens if not t.is_basket])

@@ -1,5 +1,5 @@
 """Fixtures of the feature-registry tests: settings pointing at the session's real Redis (``redis_server`` of
-omniseq.infra.testing) and a temporary run folder, and one applied Feast store per session (``feast apply``
+tests.stack_fixtures) and a temporary run folder, and one applied Feast store per session (``feast apply``
 takes seconds)."""
 
 from __future__ import annotations

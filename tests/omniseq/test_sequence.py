@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from feature_repo.views import BASKET_CODE
-from omniseq.features.sequence import HybridSequence, Token, online_only
+from omniseq.features.sequence import HybridSequence, Token
 from omniseq.schema import OnlineEvent, StoreTransaction
 
 TS = 1_700_000_000_000
@@ -38,19 +38,6 @@ def test_truncation_keeps_newest_and_late_arrivals_are_placed_in_time() -> None:
     assert [t.ts_ms for t in seq.tokens] == [TS + 1000, TS + 2000, TS + 3000]
     assert seq.add(h[2]) is False  # duplicate
     assert seq.add(h[0]) is False  # older than everything kept in a full sequence
-
-
-def test_until_is_point_in_time() -> None:
-    seq = HybridSequence.from_behaviours("u", _history(), max_len=10)
-    past = seq.until(TS + 1500)
-    assert past.last_ts == TS + 1000
-    assert all(t.ts_ms <= TS + 1500 for t in past.tokens)
-
-
-def test_online_only_drops_baskets() -> None:
-    seq = online_only(HybridSequence.from_behaviours("u", _history(), max_len=10))
-    assert all(not t.is_basket for t in seq.tokens)
-    assert len(seq.tokens) == 2
 
 
 def test_inconsistent_rows_are_rejected() -> None:
