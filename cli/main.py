@@ -1,7 +1,7 @@
 """The ``omniseq`` console script. Each subcommand lives in ``cli/commands/<name>.py`` and is imported lazily,
 so ``omniseq --help`` is fast and one broken part does not break the others.
 
-A command module defines ``HELP`` (one line), ``add_arguments(parser)`` and ``run(args) -> int``.
+A command module defines ``add_arguments(parser)`` and ``run(args) -> int``; its one-line help is in ``COMMANDS``.
 """
 
 from __future__ import annotations

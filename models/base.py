@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from models.inputs import N_SPECIALS, PAD
+from models.inputs import N_SPECIALS
 
 LossKind = Literal["sampled", "full"]
 
@@ -136,10 +136,6 @@ def check_batch(batch: dict[str, Tensor]) -> tuple[Tensor, Tensor, Tensor]:
             f"online {tuple(online.shape)}"
         )
     return tokens, baskets, online & (tokens >= N_SPECIALS)
-
-
-def valid_positions(tokens: Tensor) -> Tensor:
-    return tokens != PAD
 
 
 def scores_from_hidden(h: Tensor, weights: Tensor, n_items: int, n_specials: int) -> Tensor:

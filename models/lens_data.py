@@ -14,7 +14,7 @@ import json
 import math
 import random
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -281,11 +281,6 @@ def collate(instances: Sequence[Instance], max_target: int) -> dict[str, Tensor]
 
 def item_ids(indices: Sequence[int], vocab: LensVocab) -> list[str]:
     return [vocab.items[i] for i in indices if i >= N_LENS_SPECIALS]
-
-
-def histories_summary(histories: Mapping[str, BasketHistory]) -> dict[str, float]:
-    n = sum(len(h) for h in histories.values())
-    return {"users": len(histories), "baskets": n, "mean_baskets_per_user": n / max(len(histories), 1)}
 
 
 def histories_from_dataset(dataset: Any) -> dict[str, BasketHistory]:

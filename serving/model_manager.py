@@ -36,10 +36,10 @@ import torch
 from feature_repo.views import BASKET_CODE
 from models.ann import load_item_index
 from models.export import RETRIEVAL_METHODS, load_torchscript
-from models.inputs import InputSpec, encode_sequence, vocab_index
+from models.inputs import N_SPECIALS, InputSpec, encode_sequence, vocab_index
 from models.registry import DEFAULT_FAMILY, ModelRegistry, ModelVersion
 from omniseq.features.sequence import HybridSequence, Token
-from serving.fallback import N_SPECIALS, popularity_scores
+from serving.fallback import popularity_scores
 from serving.metrics import Metrics
 from serving.scoring import ItemScorer
 

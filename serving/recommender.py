@@ -21,10 +21,9 @@ import torch
 from redis.exceptions import RedisError
 
 from feature_repo.views import SEQUENCE_FEATURES
-from models.inputs import encode_sequence
+from models.inputs import N_SPECIALS, encode_sequence
 from omniseq.features.sequence import HybridSequence
 from serving.explain import explain
-from serving.fallback import N_SPECIALS
 from serving.metrics import Metrics
 from serving.model_manager import ModelBundle
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-HELP = "The whole loop end to end on local processes (what 'make demo' runs)."
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "Stop the local processes started by 'omniseq up'."
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="YAML file with StackSettings keys (env OMNISEQ_* still override)")

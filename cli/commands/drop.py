@@ -11,8 +11,6 @@ import argparse
 import time
 import uuid
 
-HELP = "Drop one in-store basket (a Parquet file) into the running pipeline's landing folder."
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--user", required=True, help="the customer's user id")

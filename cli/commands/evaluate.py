@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from models.train import TrainConfig
 
-HELP = "Evaluate recommenders (sampled and full-ranking protocols) and write the results table."
 DEFAULT_MODELS = "sasrec,bert4rec,sasrec_wstore,sasrec_avge,sasrec_attne"
 
 

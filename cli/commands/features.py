@@ -10,8 +10,6 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-HELP = "Feature registry: apply, list feature views and versions, materialise."
-
 _TYPE_NAMES = {
     "int64": "Int64",
     "float64": "Float64",

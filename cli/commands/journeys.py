@@ -18,8 +18,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-HELP = "In-store journeys: train the GPT (stores A, B), generate journeys into the landing folder, layout what-if."
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", required=True)

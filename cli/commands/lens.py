@@ -25,8 +25,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-HELP = "LENS next basket: train + register, behaviour anomalies, out-of-stock alerts (Parquet offline store)."
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=["train", "anomalies", "oos-alerts"])

@@ -6,8 +6,6 @@ from __future__ import annotations
 import argparse
 import json
 
-HELP = "Run the PyFlink feature job (local mini-cluster or a Flink session cluster)."
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--online", default=None, help="online sink URI (default: the stack's Redis)")

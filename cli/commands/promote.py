@@ -6,8 +6,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-HELP = "Point the registry's champion at a model version (atomic)."
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("version", help="a version listed by 'omniseq models list'")

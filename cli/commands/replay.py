@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 
-HELP = "Stream a dataset or the simulator into Kafka; write in-store batches as Parquet drops."
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dataset", help="a dataset name of omniseq.data.load (e.g. hm, sim:<dir>, simulator)")

@@ -7,8 +7,6 @@ import logging
 import signal
 import threading
 
-HELP = "Scheduled retraining: train, compare with the champion, promote if better."
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--schedule", action="store_true", help="keep running; retrain at every cron tick")

@@ -10,8 +10,6 @@ import argparse
 import importlib.util
 import os
 
-HELP = "Run the FastAPI recommendation server (uvicorn)."
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", help="listen address (OMNISEQ_API_HOST, default 127.0.0.1)")

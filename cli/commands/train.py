@@ -7,8 +7,6 @@ import json
 import tempfile
 from pathlib import Path
 
-HELP = "Train a recommender (from the offline store or a dataset), export TorchScript and register it."
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from models.cli_args import add_train_options

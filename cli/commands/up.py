@@ -13,8 +13,6 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from omniseq.settings import StackSettings
 
-HELP = "Start Kafka (KRaft), Redis and Flink jars as local processes; 'omniseq down' stops them."
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--detach", action="store_true", help="start, write pid files and return")
