@@ -17,7 +17,7 @@ def _bundle(registry_root: Path, threads: int) -> Any:
     import torch
 
     from models.registry import ModelRegistry
-    from serving.model_manager import load_bundle
+    from serving.bundle import load_bundle
 
     torch.set_num_threads(threads)
     mv = ModelRegistry(registry_root).champion()

@@ -158,7 +158,7 @@ def _smoke_checked(decision: Decision, mv: Any) -> Decision:
     """The decision, turned into "keep the champion" when the challenger does not load as the API loads it."""
     import dataclasses
 
-    from serving.model_manager import ModelLoadError
+    from serving.bundle import ModelLoadError
     from serving.verify import verify_version
 
     try:

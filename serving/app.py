@@ -20,6 +20,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from serving.bundle import load_bundle
 from serving.dependencies import Services, ServicesNotReadyError
 from serving.families import FAMILIES
 from serving.metrics import Metrics, RequestMetricsMiddleware
@@ -30,7 +31,6 @@ from serving.model_manager import (
     ModelManager,
     NoModelError,
     UnknownModelError,
-    load_bundle,
 )
 from serving.recommender import Recommender, StoreUnavailableError
 from serving.routes import router

@@ -26,8 +26,8 @@ from models.export import load_torchscript
 from models.inputs import N_SPECIALS
 from models.registry import ModelVersion
 from omniseq.features.sequence import HybridSequence
+from serving.bundle import ModelLoadError
 from serving.fallback import popularity_scores
-from serving.model_manager import ModelLoadError
 from serving.settings import ServingSettings
 
 log = logging.getLogger(__name__)

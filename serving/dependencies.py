@@ -7,8 +7,9 @@ from typing import Any
 
 from fastapi import Request
 
+from serving.bundle import ModelBundle
 from serving.metrics import Metrics
-from serving.model_manager import ModelBundle, ModelManager
+from serving.model_manager import ModelManager
 from serving.recommender import Recommender
 from serving.settings import ServingSettings
 

@@ -8,10 +8,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
 
+from serving.bundle import ModelBundle
 from serving.cross_channel import CHANNEL_FAMILIES
 from serving.dependencies import Services, get_metrics, get_services
 from serving.metrics import CONTENT_TYPE, Metrics
-from serving.model_manager import ModelBundle, ModelManager
+from serving.model_manager import ModelManager
 from serving.schemas import ErrorResponse, HealthResponse, ReadyResponse, RecommendRequest, RecommendResponse
 
 router = APIRouter()

@@ -30,9 +30,7 @@ def _read(services: Services, view: str, user_id: str) -> dict[str, Any] | None:
     return rows[0] if rows else None
 
 
-def answer(services: Services, req: NextBasketRequest) -> dict[str, Any]:
-    manager = services.family(FAMILY)
-    bundle: NextBasketBundle = manager.cached(req.model) or manager.resolve(req.model)
+def answer(services: Services, bundle: NextBasketBundle, req: NextBasketRequest) -> dict[str, Any]:
     history = history_from_row(req.user_id, _read(services, bundle.sequence_view, req.user_id))
     out = predict_next_basket(bundle, history, req.k)
     return {
@@ -55,4 +53,5 @@ def answer(services: Services, req: NextBasketRequest) -> dict[str, Any]:
 async def next_basket(
     req: NextBasketRequest, services: Annotated[Services, Depends(get_services)]
 ) -> dict[str, Any]:
-    return await run_in_threadpool(answer, services, req)
+    bundle: NextBasketBundle = await services.family(FAMILY).bundle(req.model)
+    return await run_in_threadpool(answer, services, bundle, req)

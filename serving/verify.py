@@ -8,7 +8,7 @@ from functools import partial
 from typing import Any
 
 from models.registry import DEFAULT_FAMILY, ModelVersion
-from serving.model_manager import ModelLoadError, load_bundle
+from serving.bundle import ModelLoadError, load_bundle
 from serving.settings import ServingSettings
 
 

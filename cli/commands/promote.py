@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from models.registry import ModelRegistry, RegistryError
-    from serving.model_manager import ModelLoadError
+    from serving.bundle import ModelLoadError
     from serving.settings import ServingSettings
     from serving.verify import verify_version
 
