@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from matplotlib.figure import Figure
 
 from models.basket_data import BasketData, collate, size_batches
 from models.parsrec import PARSRec
@@ -94,11 +95,6 @@ def attention_figure(
 
 
 def _plot(sigma: np.ndarray, att: np.ndarray, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     panels = [
         ("Sigma, group A", sigma[0], "RdBu_r"),
         ("Sigma, group B", sigma[1], "RdBu_r"),
@@ -107,7 +103,8 @@ def _plot(sigma: np.ndarray, att: np.ndarray, path: Path) -> None:
         ("attention, group B", att[1], "Reds"),
         ("attention A - B", att[0] - att[1], "RdBu_r"),
     ]
-    fig, axes = plt.subplots(2, 3, figsize=(15, 9.5))
+    fig = Figure(figsize=(15, 9.5))
+    axes = fig.subplots(2, 3)
     for ax, (title, m, cmap) in zip(axes.flat, panels, strict=True):
         show = m.copy()
         np.fill_diagonal(show, np.nan) if "Sigma" in title else None
@@ -121,4 +118,3 @@ def _plot(sigma: np.ndarray, att: np.ndarray, path: Path) -> None:
     fig.suptitle("PARSRec Fig. 3 on the simulator: learned category attention vs the groups' covariance")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
-    plt.close(fig)

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from matplotlib.figure import Figure
 
 from bench.loadgen import summary_ms
 from bench.serve import ServerConfig, start_redis, start_server, write_histories
@@ -217,14 +218,10 @@ def report(args: argparse.Namespace, version: str, vocab_size: int, setup_s: flo
 
 
 def plot(result: dict[str, Any], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     rows = result["per_minute"]
     x = [m["minute"] for m in rows]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6))
+    fig = Figure(figsize=(10, 3.6))
+    ax1, ax2 = fig.subplots(1, 2)
     ax1.plot(x, [m["p50_ms"] for m in rows], marker="o", label="p50")
     ax1.plot(x, [m["p99_ms"] for m in rows], marker="o", label="p99")
     ax1.set(
@@ -238,7 +235,6 @@ def plot(result: dict[str, Any], path: Path) -> None:
     ax2.set_ylim(bottom=0)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 PUBLISHED_REFERENCE_SEQ_PER_S = 1440.0
 RUNS = ("reference", "sasrec_plain", "sasrec", "sasrec_attne")
@@ -133,12 +135,8 @@ def _measure(run: str, data: Any, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _plot(runs: list[dict[str, Any]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.2))
+    fig = Figure(figsize=(9, 3.2))
+    a, b = fig.subplots(1, 2)
     names = [r["run"] for r in runs]
     a.barh(names, [r["sequences_per_s"] for r in runs], color="tab:blue")
     a.axvline(1.5 * runs[0]["sequences_per_s"], color="grey", linestyle=":", label="goal: 1.5x reference")
@@ -146,10 +144,9 @@ def _plot(runs: list[dict[str, Any]], path: Path) -> None:
     a.legend(loc="lower right", fontsize=7)
     b.barh(names, [r["full_ndcg@10"] for r in runs], color="tab:green")
     b.set(xlabel="full-ranking NDCG@10", title=f"quality after {runs[0]['epochs']} epoch(s)")
-    b.xaxis.set_major_locator(plt.MaxNLocator(4))
+    b.xaxis.set_major_locator(MaxNLocator(4))
     fig.tight_layout()
     fig.savefig(path, dpi=90)
-    plt.close(fig)
 
 
 def main(argv: list[str] | None = None) -> int:

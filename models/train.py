@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 import torch
+from matplotlib.figure import Figure
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 from tqdm import tqdm
@@ -242,13 +243,9 @@ def run_training(cfg: TrainConfig, data: SequenceData | None = None) -> TrainRes
 
 def plot_curves(hist: History, path: Path, title: str) -> None:
     """Loss and validation metrics per epoch as a PNG (matplotlib, Agg backend)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     epochs = [r["epoch"] for r in hist.epochs]
-    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.2))
+    fig = Figure(figsize=(9, 3.2))
+    a, b = fig.subplots(1, 2)
     a.plot(epochs, [r["loss"] for r in hist.epochs], marker="o")
     a.set(xlabel="epoch", ylabel="training loss", title=title)
     for key in ("full_hr@10", "full_ndcg@10"):
@@ -259,7 +256,6 @@ def plot_curves(hist: History, path: Path, title: str) -> None:
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90)
-    plt.close(fig)
 
 
 def manifest_of(result: TrainResult) -> dict[str, Any]:

@@ -25,6 +25,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from matplotlib.figure import Figure
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=["train", "anomalies", "oos-alerts"])
@@ -231,12 +233,8 @@ def _oos(
 
 
 def _plot_anomalies(recs: list[Any], path: Path, threshold: float) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig = Figure(figsize=(7, 4))
+    ax = fig.subplots()
     ax.scatter(
         [r.cluster for r in recs],
         [r.score for r in recs],
@@ -249,21 +247,15 @@ def _plot_anomalies(recs: list[Any], path: Path, threshold: float) -> None:
     ax.set_title("LENS behaviour anomalies (red: flagged)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def _plot_oos(found: list[Any], days: int, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     per_day = Counter(a.day for a in found)
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig = Figure(figsize=(7, 4))
+    ax = fig.subplots()
     ax.bar(range(days), [per_day.get(d, 0) for d in range(days)])
     ax.set_xlabel("days after the as-of date")
     ax.set_ylabel("(store, product) alerts")
     ax.set_title("LENS out-of-stock alerts")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
