@@ -9,6 +9,7 @@ import torch
 from matplotlib.figure import Figure
 
 from models import channels as ch
+from models.c2rec import COMPONENTS, C2Rec
 from models.inputs import BASKET, PAD, InputSpec
 
 #: users grouped by the store share of their input history (basket tokens / all tokens)
@@ -30,8 +31,6 @@ def attention_summary(
     sp: ch.ChannelSplit, model: ch.ChannelView, channel: str, spec: InputSpec
 ) -> dict[str, Any]:
     """Mean attention (shared, store, online) on each test user's target item in ``channel``, per user group."""
-    from models.c2rec import COMPONENTS, C2Rec
-
     inner = model.inner
     assert isinstance(inner, C2Rec)
     inner.eval()

@@ -19,6 +19,7 @@ from matplotlib.figure import Figure
 
 from models.basket_data import BasketData, collate, size_batches
 from models.parsrec import PARSRec
+from omniseq.data.sim.world import category_covariance
 
 
 @torch.inference_mode()
@@ -70,8 +71,6 @@ def attention_figure(
     model: Any, data: BasketData, groups: dict[str, int], sim: Any, path: Path, max_pairs: int = 5000
 ) -> dict[str, Any]:
     """Compute the heatmaps, write the PNG to ``path`` and return the correlations (for the JSON)."""
-    from omniseq.data.sim.world import category_covariance
-
     cfg = sim.cfg
     n_cats, n_groups = cfg.n_categories, cfg.n_groups
     cat_of = np.zeros(data.n_items, dtype=np.int64)

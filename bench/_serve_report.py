@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import torch
 from matplotlib.figure import Figure
 
 GOAL = {"p99_ms": 5.0, "throughput_rps": 700, "large_catalogue_p99_ms": 10.0, "recall@10": 0.98}
@@ -31,7 +32,6 @@ def best_level(levels: list[dict[str, Any]], args: argparse.Namespace) -> dict[s
 
 def report(args: argparse.Namespace, ctx: dict[str, Any], levels: list[dict[str, Any]], extra: dict[str, Any],
            load_before: tuple[float, ...], wall_s: float) -> dict[str, Any]:  # fmt: skip
-    import torch
 
     plain = [r for r in levels if not r["explain"]]
     best = best_level(plain, args)

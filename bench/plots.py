@@ -21,6 +21,8 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
+from bench._serve_report import plot as plot_latency
+
 RESULTS = Path(__file__).resolve().parent / "results"
 PERCENTILES = (("p50_ms", "p50"), ("p90_ms", "p90"), ("p99_ms", "p99"), ("max_ms", "max"))
 
@@ -83,10 +85,8 @@ def plot_pipeline(result: dict[str, Any], out: Path, title: str = "pipeline") ->
 
 def plot_serve(result: dict[str, Any], out: Path) -> Path:
     """The serving latency distribution of every configuration (:func:`bench._serve_report.plot`)."""
-    from bench._serve_report import plot
-
     out.parent.mkdir(parents=True, exist_ok=True)
-    plot(result, out)
+    plot_latency(result, out)
     return out
 
 

@@ -29,6 +29,9 @@ from matplotlib.figure import Figure
 
 from bench.loadgen import summary_ms
 from bench.serve import ServerConfig, start_redis, start_server, write_histories
+from models.data import from_dataset
+from models.registry import ModelRegistry
+from models.train import TrainConfig, manifest_of, run_training, write_artifacts
 from omniseq.infra.process import free_port
 
 RESULTS = Path(__file__).resolve().parent / "results" / "soak.json"
@@ -45,10 +48,6 @@ def rss_mb(pid: int) -> float:
 def train_and_register(
     registry_root: Path, args: argparse.Namespace, work: Path
 ) -> tuple[str, list[str], int]:
-    from models.data import from_dataset
-    from models.registry import ModelRegistry
-    from models.train import TrainConfig, manifest_of, run_training, write_artifacts
-
     cfg = TrainConfig(model="sasrec_attne", dataset="simulator", epochs=args.epochs, hidden=32, d_attn=32,
                       max_len=50, batch_size=128, threads=1, progress=False, eval_users=200)  # fmt: skip
     result = run_training(cfg, from_dataset("simulator", None, users=args.train_users))

@@ -31,6 +31,12 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from bench.reference_sasrec import ReferenceSASRec
+from models.data import eval_set, from_dataset, training_tensors
+from models.evaluate import evaluate
+from models.train import TrainConfig, train_epoch
+from models.zoo import build_model
+
 PUBLISHED_REFERENCE_SEQ_PER_S = 1440.0
 RUNS = ("reference", "sasrec_plain", "sasrec", "sasrec_attne")
 
@@ -64,8 +70,6 @@ class PeakRSS:
 
 
 def _config(run: str, args: argparse.Namespace) -> Any:
-    from models.train import TrainConfig
-
     return TrainConfig(
         model="sasrec_attne" if run == "sasrec_attne" else "sasrec",
         dataset=args.dataset,
@@ -83,19 +87,12 @@ def _config(run: str, args: argparse.Namespace) -> Any:
 
 
 def _build(run: str, cfg: Any, n_items: int) -> Any:
-    from bench.reference_sasrec import ReferenceSASRec
-    from models.zoo import build_model
-
     torch.manual_seed(cfg.seed)
     mc = cfg.model_config_for(n_items)
     return ReferenceSASRec(mc) if run == "reference" else build_model(mc)
 
 
 def _measure(run: str, data: Any, args: argparse.Namespace) -> dict[str, Any]:
-    from models.data import eval_set, training_tensors
-    from models.evaluate import evaluate
-    from models.train import train_epoch
-
     cfg = _config(run, args)
     spec = cfg.input_spec()
     train = training_tensors(data, spec)
@@ -171,7 +168,6 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"--runs must start with 'reference' and be among {RUNS}")
     if args.threads:
         torch.set_num_threads(args.threads)
-    from models.data import from_dataset
 
     data = from_dataset(args.dataset)
     results = [_measure(run, data, args) for run in runs]

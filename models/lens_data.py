@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
 import torch
 from torch import Tensor
 
@@ -125,8 +126,6 @@ def load_tafeng(root: Path) -> tuple[dict[str, BasketHistory], dict[str, list[st
 def load_dunnhumby(root: Path, max_users: int | None = None, seed: int = 0) -> dict[str, BasketHistory]:
     """Dunnhumby Complete Journey: one basket per ``basket_id`` (first line's timestamp, summed sales value and
     quantity, the store); lines with quantity <= 0 dropped. ``max_users`` samples households (seeded)."""
-    import pyarrow.parquet as pq
-
     cols = [
         "household_id",
         "store_id",

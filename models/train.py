@@ -20,6 +20,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 from tqdm import tqdm
 
+from models.ann import write_item_index
 from models.base import ModelConfig, SequentialRecommender
 from models.data import (
     EvalSet,
@@ -32,6 +33,7 @@ from models.data import (
     trim_leading_padding,
 )
 from models.evaluate import evaluate
+from models.export import export_torchscript, save_checkpoint
 from models.inputs import BASKET, InputSpec, StoreMode
 from models.zoo import build_model, check_name, store_mode_of
 from omniseq.settings import OmniseqSettings
@@ -283,9 +285,6 @@ def manifest_of(result: TrainResult) -> dict[str, Any]:
 def write_artifacts(result: TrainResult, out_dir: Path) -> Path:
     """``model.pt`` (TorchScript), ``vocab.json``, ``popularity.json``, ``checkpoint.pt``, ``curves.png``, and for a
     large catalogue the retrieval index ``item_index.faiss`` (:mod:`models.ann`), so it is versioned with the model."""
-    from models.ann import write_item_index
-    from models.export import export_torchscript, save_checkpoint
-
     out_dir.mkdir(parents=True, exist_ok=True)
     scripted = export_torchscript(
         result.model, out_dir / "model.pt", getattr(result.model, "served_channel", None)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from lifecycle.demo import DemoSettings, run_demo
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -16,8 +18,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lifecycle.demo import DemoSettings, run_demo
-
     overrides: dict[str, Any] = {}
     if args.dataset:
         overrides["dataset"] = args.dataset

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from cli.commands.up import load_settings
+from omniseq.infra.stack import stop_from_pid_files
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="YAML file with StackSettings keys (env OMNISEQ_* still override)")
@@ -11,9 +14,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cli.commands.up import load_settings
-    from omniseq.infra.stack import stop_from_pid_files
-
     settings = load_settings(args.config)
     result = stop_from_pid_files(settings.run_dir, timeout=args.timeout)
     if not result:

@@ -6,6 +6,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from models.registry import ModelRegistry, RegistryError
+from serving.bundle import ModelLoadError
+from serving.settings import ServingSettings
+from serving.verify import verify_version
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("version", help="a version listed by 'omniseq models list'")
@@ -15,11 +20,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from models.registry import ModelRegistry, RegistryError
-    from serving.bundle import ModelLoadError
-    from serving.settings import ServingSettings
-    from serving.verify import verify_version
-
     settings = ServingSettings()
     registry = ModelRegistry(args.registry or settings.dir("registry"))
     try:

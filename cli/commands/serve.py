@@ -10,6 +10,10 @@ import argparse
 import importlib.util
 import os
 
+import uvicorn
+
+from serving.settings import ServingSettings
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", help="listen address (OMNISEQ_API_HOST, default 127.0.0.1)")
@@ -43,10 +47,6 @@ def _export_overrides(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from serving.settings import ServingSettings
-
     _export_overrides(args)
     settings = ServingSettings()  # validates the environment before any worker starts
     has = importlib.util.find_spec
