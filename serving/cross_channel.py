@@ -11,14 +11,14 @@ channel. ``GET /channels`` says which version answers each channel.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from pydantic import BaseModel
 
 from models.registry import ModelVersion
 from serving.bundle import ModelBundle, ModelLoadError, load_bundle
-from serving.dependencies import Services, get_services
+from serving.dependencies import ServicesDep
 from serving.settings import ServingSettings
 
 FAMILY = "cross_channel"
@@ -45,7 +45,7 @@ class ChannelInfo(BaseModel):
 
 
 @router.get("/channels", response_model=list[ChannelInfo], summary="Which model answers each channel")
-def channels(services: Annotated[Services, Depends(get_services)]) -> list[dict[str, Any]]:
+def channels(services: ServicesDep) -> list[dict[str, Any]]:
     out = []
     for channel, family in CHANNEL_FAMILIES.items():
         bundle = services.family(family).current

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from redis.exceptions import RedisError
 from starlette.concurrency import run_in_threadpool
 
 from feature_repo.views import SEQUENCE_FEATURES
-from serving.dependencies import Services, get_services
+from serving.dependencies import Services, ServicesDep
 from serving.next_basket import NextBasketBundle, history_from_row, predict_next_basket
 from serving.recommender import StoreUnavailableError
 from serving.routes import ERRORS
@@ -50,8 +50,6 @@ def answer(services: Services, bundle: NextBasketBundle, req: NextBasketRequest)
     responses=ERRORS,
     summary="The next basket (LENS) and the days to the next purchase",
 )
-async def next_basket(
-    req: NextBasketRequest, services: Annotated[Services, Depends(get_services)]
-) -> dict[str, Any]:
+async def next_basket(req: NextBasketRequest, services: ServicesDep) -> dict[str, Any]:
     bundle: NextBasketBundle = await services.family(FAMILY).bundle(req.model)
     return await run_in_threadpool(answer, services, bundle, req)
