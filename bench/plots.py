@@ -24,7 +24,6 @@ from matplotlib.figure import Figure
 from bench._serve_report import plot as plot_latency
 
 RESULTS = Path(__file__).resolve().parent / "results"
-PERCENTILES = (("p50_ms", "p50"), ("p90_ms", "p90"), ("p99_ms", "p99"), ("max_ms", "max"))
 
 
 def _rates(timeline: Sequence[Sequence[float]], step_s: float = 1.0) -> tuple[list[float], list[float]]:
