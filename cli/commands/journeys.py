@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-from models.journey_bundle import FAMILY, load_bundle, register, write_artifacts
+from models.journey_bundle import FAMILY, JourneyBundle, load_bundle, register, write_artifacts
 from models.journey_eval import compare, journey_stats, js_divergence
 from models.journey_gpt import JourneyModelConfig, build_journey_model
 from models.journey_plots import heatmap_png, region_grid, zone_grid
@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
 
 
-def _registry(args: argparse.Namespace) -> Any:
+def _registry(args: argparse.Namespace) -> ModelRegistry:
     return ModelRegistry(args.registry or StackSettings().dir("registry"))
 
 
@@ -128,7 +128,7 @@ def torch_seed(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _load(args: argparse.Namespace) -> Any:
+def _load(args: argparse.Namespace) -> JourneyBundle:
     registry = _registry(args)
     mv = registry.get(args.version) if args.version else registry.champion(FAMILY)
     if mv is None:

@@ -38,7 +38,7 @@ from models.lens_train import LensTrainConfig
 from models.registry import ModelRegistry
 from omniseq.data.registry import load
 from omniseq.settings import StackSettings
-from serving.next_basket import load_next_basket
+from serving.next_basket import NextBasketBundle, load_next_basket
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -114,7 +114,7 @@ def _as_of(histories: dict[str, Any]) -> int:
     return max(stamps) if stamps else int(time.time() * 1000)
 
 
-def _bundle(registry_dir: Path, version: str | None) -> Any:
+def _bundle(registry_dir: Path, version: str | None) -> NextBasketBundle:
     registry = ModelRegistry(registry_dir)
     mv = registry.get(version) if version else registry.champion("next_basket")
     if mv is None:
