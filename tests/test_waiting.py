@@ -1,5 +1,10 @@
-import itertools, pytest
+import itertools
+
+import pytest
+
 from tests.waiting import wait_until
+
+
 def test_wait_until_returns_value_and_times_out():
     c = itertools.count()
     assert wait_until(lambda: next(c) >= 3 and "ok", 5, "three calls") == "ok"
