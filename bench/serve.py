@@ -25,7 +25,6 @@ import json
 import os
 import pickle
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -55,6 +54,8 @@ from models.zoo import build_model
 from omniseq.features.online import RedisOnlineStore, redis_key
 from omniseq.features.sequence import HybridSequence, Token
 from omniseq.infra.process import free_port
+from omniseq.infra.redis import RedisServer
+from omniseq.settings import StackSettings
 
 RESULTS = Path(__file__).resolve().parent / "results" / "serve.json"
 VIEW = inproc.VIEW  # the last 50 tokens
@@ -71,22 +72,13 @@ class ServerConfig:
 # --- set-up -------------------------------------------------------------------------------------------------------
 
 
-def start_redis(port: int) -> subprocess.Popen[bytes]:
-    exe = shutil.which("redis-server")
-    if exe is None:
-        raise SystemExit("redis-server is not installed (Debian package redis-server)")
-    proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-
-    client = redis.Redis(port=port)
-    for _ in range(500):
-        try:
-            client.ping()
-            return proc
-        except redis.exceptions.ConnectionError:
-            time.sleep(0.02)
-    proc.terminate()
-    raise SystemExit(f"redis-server did not start on port {port}")
+def start_redis(port: int, work: Path) -> RedisServer:
+    """A throw-away redis-server on ``127.0.0.1:port`` (no persistence, no password; data under ``work``), started
+    and waited on by the stack's own launcher."""
+    settings = StackSettings(
+        run_dir=work, redis_host="127.0.0.1", redis_port=port, redis_password=None, redis_persistence=False
+    )
+    return RedisServer(settings).start()
 
 
 def clustered_items(n: int, d: int, cluster_size: int, spread: float, seed: int) -> Any:
@@ -366,7 +358,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="omniseq-bench-serve-") as tmp:
         ctx: dict[str, Any] = {"work": Path(tmp), "users": users, "redis_port": free_port(), "setup_s": {},
                                "versions": {}}  # fmt: skip
-        redis_proc = start_redis(ctx["redis_port"])
+        redis_server = start_redis(ctx["redis_port"], ctx["work"])
         try:
             levels: list[dict[str, Any]] = []
             extra: dict[str, Any] = {}
@@ -396,8 +388,7 @@ def main(argv: list[str] | None = None) -> int:
                     )
                     extra["layouts_large"] = inproc.item_layouts(reg, 30, threads)
         finally:
-            redis_proc.terminate()
-            redis_proc.wait(timeout=30)
+            redis_server.stop(timeout=30)
     result = report(args, ctx, levels, extra, load_before, time.time() - started)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")

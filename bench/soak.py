@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         version, vocab, max_len = train_and_register(work / "registry", args, work)
         redis_port, port = free_port(), free_port()
-        redis_proc = start_redis(redis_port)
+        redis_server = start_redis(redis_port, work)
         server = None
         try:
             users = [f"soak-u{n}" for n in range(args.users)]
@@ -170,8 +170,9 @@ def main(argv: list[str] | None = None) -> int:
             if (
                 args.serve_nice is not None
             ):  # training ran niced; the measured part may run at another niceness
-                for pid in (server.pid, redis_proc.pid, os.getpid()):
-                    os.setpriority(os.PRIO_PROCESS, pid, args.serve_nice)
+                for pid in (server.pid, redis_server.pid, os.getpid()):
+                    if pid is not None:
+                        os.setpriority(os.PRIO_PROCESS, pid, args.serve_nice)
             rss_start = rss_mb(server.pid)
             load_start = round(os.getloadavg()[0], 1)
             print(f"model {version} ({len(vocab)} items) serving; {args.rate:g} req/s for {args.minutes} min",
@@ -184,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
             if server is not None:
                 server.terminate()
                 server.wait(timeout=30)
-            redis_proc.terminate()
+            redis_server.stop()
     result = report(args, version, len(vocab), setup_s, rss_start, rss_end, per_minute)
     result["summary"]["load_average_1m_start"] = load_start  # the machine is shared: say how busy it was
     args.out.parent.mkdir(parents=True, exist_ok=True)
