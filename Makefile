@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make demo   - install everything missing, run the whole stack end to end (Ctrl-C stops it)"
 	@echo "make test   - install everything missing, run lint, type checks and all tests"
-	@echo "make lint   - ruff + mypy only"
+	@echo "make lint   - ruff + mypy + layer contracts (lint-imports) only"
 	@echo "make bench  - run the benchmarks (results in bench/results/)"
 	@echo "make compose-check - build and run the docker-compose stack end to end (needs root; ~15-30 min)"
 
@@ -41,6 +41,7 @@ lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy omniseq feature_repo pipeline models serving lifecycle cli bench scripts
+	$(VENV)/bin/lint-imports
 
 unit: setup
 	$(PY) -m pytest -m "not integration and not slow" $(PYTEST_ARGS)

@@ -6,8 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from matplotlib.figure import Figure
 
 from models import channels as ch
+from models.c2rec import COMPONENTS, C2Rec
 from models.inputs import BASKET, PAD, InputSpec
 
 #: users grouped by the store share of their input history (basket tokens / all tokens)
@@ -29,8 +31,6 @@ def attention_summary(
     sp: ch.ChannelSplit, model: ch.ChannelView, channel: str, spec: InputSpec
 ) -> dict[str, Any]:
     """Mean attention (shared, store, online) on each test user's target item in ``channel``, per user group."""
-    from models.c2rec import COMPONENTS, C2Rec
-
     inner = model.inner
     assert isinstance(inner, C2Rec)
     inner.eval()
@@ -56,15 +56,11 @@ def attention_summary(
 
 def plot_attention(attention: dict[str, Any], path: Path, title: str) -> None:
     """Stacked bars of mean attention per component, per user group, one panel per level and channel."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     panels = [(k, v) for k, v in attention.items() if "/" in k]
     if not panels:
         return
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.4), squeeze=False)
+    fig = Figure(figsize=(3.6 * len(panels), 3.4))
+    axes = fig.subplots(1, len(panels), squeeze=False)
     colours = {"shared": "#4c72b0", "store": "#dd8452", "online": "#55a868"}
     for ax, (key, summary) in zip(axes[0], panels, strict=True):
         labels = list(summary["groups"])
@@ -81,4 +77,3 @@ def plot_attention(attention: dict[str, Any], path: Path, title: str) -> None:
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90)
-    plt.close(fig)

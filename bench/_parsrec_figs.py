@@ -15,9 +15,11 @@ from typing import Any
 
 import numpy as np
 import torch
+from matplotlib.figure import Figure
 
 from models.basket_data import BasketData, collate, size_batches
 from models.parsrec import PARSRec
+from omniseq.data.sim.world import category_covariance
 
 
 @torch.inference_mode()
@@ -69,8 +71,6 @@ def attention_figure(
     model: Any, data: BasketData, groups: dict[str, int], sim: Any, path: Path, max_pairs: int = 5000
 ) -> dict[str, Any]:
     """Compute the heatmaps, write the PNG to ``path`` and return the correlations (for the JSON)."""
-    from omniseq.data.sim.world import category_covariance
-
     cfg = sim.cfg
     n_cats, n_groups = cfg.n_categories, cfg.n_groups
     cat_of = np.zeros(data.n_items, dtype=np.int64)
@@ -94,11 +94,6 @@ def attention_figure(
 
 
 def _plot(sigma: np.ndarray, att: np.ndarray, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     panels = [
         ("Sigma, group A", sigma[0], "RdBu_r"),
         ("Sigma, group B", sigma[1], "RdBu_r"),
@@ -107,7 +102,8 @@ def _plot(sigma: np.ndarray, att: np.ndarray, path: Path) -> None:
         ("attention, group B", att[1], "Reds"),
         ("attention A - B", att[0] - att[1], "RdBu_r"),
     ]
-    fig, axes = plt.subplots(2, 3, figsize=(15, 9.5))
+    fig = Figure(figsize=(15, 9.5))
+    axes = fig.subplots(2, 3)
     for ax, (title, m, cmap) in zip(axes.flat, panels, strict=True):
         show = m.copy()
         np.fill_diagonal(show, np.nan) if "Sigma" in title else None
@@ -121,4 +117,3 @@ def _plot(sigma: np.ndarray, att: np.ndarray, path: Path) -> None:
     fig.suptitle("PARSRec Fig. 3 on the simulator: learned category attention vs the groups' covariance")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
-    plt.close(fig)

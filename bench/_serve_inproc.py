@@ -8,17 +8,22 @@ import time
 from pathlib import Path
 from typing import Any
 
+import redis
+import torch
+
 from bench.loadgen import summary_ms
+from models.inputs import encode_sequence
+from models.registry import ModelRegistry
+from omniseq.features.online import RedisOnlineStore
+from omniseq.features.sequence import HybridSequence
+from serving.bundle import load_bundle
+from serving.recommender import FEATURE_NAMES
+from serving.scoring import ItemScorer
 
 VIEW = "user_hybrid_seq_v1"
 
 
 def _bundle(registry_root: Path, threads: int) -> Any:
-    import torch
-
-    from models.registry import ModelRegistry
-    from serving.model_manager import load_bundle
-
     torch.set_num_threads(threads)
     mv = ModelRegistry(registry_root).champion()
     assert mv is not None
@@ -30,13 +35,6 @@ def breakdown(
 ) -> dict[str, Any]:
     """The uncached recommend path stage by stage, sequentially: read, decode, encode, user representation,
     catalogue top-k, response JSON."""
-    import redis
-    import torch
-
-    from models.inputs import encode_sequence
-    from omniseq.features.online import RedisOnlineStore
-    from omniseq.features.sequence import HybridSequence
-    from serving.recommender import FEATURE_NAMES
 
     bundle = _bundle(registry_root, threads)
     store = RedisOnlineStore(redis.Redis(port=redis_port))
@@ -80,8 +78,6 @@ def _timed(fn: Any, n: int) -> dict[str, float]:
 
 def item_layouts(registry_root: Path, n: int, threads: int) -> dict[str, Any]:
     """One user's product with the whole item matrix in each layout and dtype (the serving choice: fp32 [d, V])."""
-    import torch
-
     bundle = _bundle(registry_root, threads)
     items = bundle.scorer.items
     h = torch.randn(items.shape[1])
@@ -105,14 +101,6 @@ def retrieval(
 ) -> dict[str, Any]:
     """Recall@k of the served ANN top-k against exact scoring of the whole catalogue, over real users'
     representations; and the latency of both."""
-    import redis
-    import torch
-
-    from models.inputs import encode_sequence
-    from omniseq.features.online import RedisOnlineStore
-    from omniseq.features.sequence import HybridSequence
-    from serving.recommender import FEATURE_NAMES
-    from serving.scoring import ItemScorer
 
     bundle = _bundle(registry_root, threads)
     ann = bundle.scorer

@@ -7,6 +7,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+import torch
+from matplotlib.figure import Figure
+
 GOAL = {"p99_ms": 5.0, "throughput_rps": 700, "large_catalogue_p99_ms": 10.0, "recall@10": 0.98}
 
 
@@ -29,7 +32,6 @@ def best_level(levels: list[dict[str, Any]], args: argparse.Namespace) -> dict[s
 
 def report(args: argparse.Namespace, ctx: dict[str, Any], levels: list[dict[str, Any]], extra: dict[str, Any],
            load_before: tuple[float, ...], wall_s: float) -> dict[str, Any]:  # fmt: skip
-    import torch
 
     plain = [r for r in levels if not r["explain"]]
     best = best_level(plain, args)
@@ -91,14 +93,10 @@ def report(args: argparse.Namespace, ctx: dict[str, Any], levels: list[dict[str,
 
 def plot(result: dict[str, Any], path: Path) -> None:
     """Latency distribution (quantile vs ms) of every configuration at one concurrency."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     levels = result["recommend"]
     conc = 4 if any(r["concurrency"] == 4 for r in levels) else levels[0]["concurrency"]
-    fig, ax = plt.subplots(figsize=(8, 5))
+    fig = Figure(figsize=(8, 5))
+    ax = fig.subplots()
     for r in levels:
         if r["concurrency"] != conc:
             continue
@@ -118,4 +116,3 @@ def plot(result: dict[str, Any], path: Path) -> None:
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)

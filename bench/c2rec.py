@@ -33,6 +33,7 @@ from models.inputs import InputSpec
 from models.report import summarise
 from models.train import TrainConfig, fit
 from models.zoo import build_model
+from omniseq.data import Simulator, SimulatorConfig, histories, load
 from omniseq.schema import Behaviour, OnlineEvent, StoreTransaction
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -77,8 +78,6 @@ def product_level(histories: Mapping[str, list[Behaviour]]) -> dict[str, list[Be
 
 
 def load_levels(args: argparse.Namespace) -> dict[str, SequenceData]:
-    from omniseq.data import Simulator, SimulatorConfig, histories, load
-
     if args.dataset == "hm":
         raw = histories(load("hm", args.data_root))
         levels = {"article": raw, "product": product_level(raw)}

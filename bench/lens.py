@@ -28,6 +28,8 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
+from matplotlib.figure import Figure
+
 from bench._lens_tasks import Budget, dunnhumby_run, set_threads, tafeng_run
 
 RESULTS = Path(__file__).parent / "results"
@@ -156,12 +158,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def plot(out: Path) -> None:
     """``lens.png``: Ta-Feng recall@10 / PHR@10 per method, Dunnhumby MAE per predictor (when the JSON exist)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    fig = Figure(figsize=(11, 4))
+    axes = fig.subplots(1, 2)
     tf, dh = out / "lens_tafeng.json", out / "lens_dunnhumby.json"
     if tf.exists():
         s = json.loads(tf.read_text())["summary"]
@@ -178,7 +176,6 @@ def plot(out: Path) -> None:
         axes[1].set_title("Dunnhumby days to next purchase: MAE")
     fig.tight_layout()
     fig.savefig(out / "lens.png", dpi=110)
-    plt.close(fig)
 
 
 if __name__ == "__main__":

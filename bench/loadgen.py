@@ -25,6 +25,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import uvloop
+
 
 def clean_env(**extra: str) -> dict[str, str]:
     # importing feast sets PROMETHEUS_MULTIPROC_DIR for its own server; children must not inherit it
@@ -176,12 +178,7 @@ async def _drive(cfg: dict[str, Any]) -> dict[str, Any]:
 
 def loadgen_main(config_path: str) -> int:
     cfg = json.loads(Path(config_path).read_text())
-    try:
-        import uvloop
-
-        uvloop.install()
-    except ImportError:
-        pass
+    uvloop.install()  # uvicorn[standard]'s event loop, the one the server under test runs on
     result = asyncio.run(_drive(cfg))
     Path(cfg["out"]).write_text(json.dumps(result))
     return 0

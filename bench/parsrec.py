@@ -24,6 +24,24 @@ from typing import Any
 import numpy as np
 import torch
 
+from bench._parsrec_figs import attention_figure
+from models.base import ModelConfig
+from models.basket_data import baskets_of, from_baskets
+from models.basket_eval import PARSRecStepper, SequenceStepper, evaluate_baskets
+from models.basket_train import (
+    BasketTrainConfig,
+    PopularityScorer,
+    TrainResult,
+    register_parsrec,
+    train_parsrec,
+    train_sequence_baseline,
+)
+from models.parsrec import PARSRec, PARSRecConfig
+from models.registry import ModelRegistry
+from omniseq.data import histories, load
+from omniseq.data.sim.config import PARSREC_PAPER, SimulatorConfig
+from omniseq.data.sim.simulator import Simulator
+
 RESULTS = Path(__file__).resolve().parent / "results"
 MODELS = ("popularity", "sasrec", "bert4rec", "parsrec")
 #: Table 2 of the paper (synthetic and Nielsen), for the side-by-side columns of the README.
@@ -38,12 +56,7 @@ PAPER: dict[str, dict[str, dict[str, float]]] = {
 
 
 def load_data(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
-    from models.basket_data import baskets_of, from_baskets
-
     if args.data == "sim":
-        from omniseq.data.sim.config import PARSREC_PAPER, SimulatorConfig
-        from omniseq.data.sim.simulator import Simulator
-
         sim = Simulator(SimulatorConfig(**PARSREC_PAPER, seed=args.data_seed))
         raw: dict[str, list[tuple[str, ...]]] = {}
         groups: dict[str, int] = {}
@@ -52,7 +65,6 @@ def load_data(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
             groups[user.user_id] = user.profile.group
         data = from_baskets(raw, min_basket=2, max_basket=10)
         return data, {"simulator": dict(PARSREC_PAPER), "groups": groups, "sim": sim}
-    from omniseq.data import histories, load
 
     hist = histories(load(args.data))
     if args.users:
@@ -62,16 +74,6 @@ def load_data(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
 
 
 def run_model(name: str, data: Any, seed: int, args: argparse.Namespace, log: Any) -> dict[str, Any]:
-    from models.base import ModelConfig
-    from models.basket_eval import PARSRecStepper, SequenceStepper, evaluate_baskets
-    from models.basket_train import (
-        BasketTrainConfig,
-        PopularityScorer,
-        train_parsrec,
-        train_sequence_baseline,
-    )
-    from models.parsrec import PARSRec, PARSRecConfig
-
     cfg = BasketTrainConfig(
         epochs=args.epochs,
         seed=seed,
@@ -187,8 +189,6 @@ def main(argv: list[str] | None = None) -> int:
             )
             runs.setdefault(name, []).append({"seed": seed, "settings": settings, **r})
             if name == "parsrec" and seed == args.seeds[0] and args.data == "sim" and not args.no_figure:
-                from bench._parsrec_figs import attention_figure
-
                 figure = attention_figure(model, data, extra["groups"], extra["sim"], out.with_suffix(".png"))
             if name == "parsrec" and seed == args.seeds[0] and args.register:
                 runs[name][-1]["registered"] = _register(model, r, data, args)
@@ -198,9 +198,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _register(model: Any, r: dict[str, Any], data: Any, args: argparse.Namespace) -> str:
-    from models.basket_train import TrainResult, register_parsrec
-    from models.registry import ModelRegistry
-
     result = TrainResult(model, r["best_epoch"], r.get("val", {}))
     version = register_parsrec(args.register, result, data, r["test"], args.sequence_view)
     if args.promote:

@@ -19,17 +19,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from matplotlib.figure import Figure
+
+from bench._serve_report import plot as plot_latency
+
 RESULTS = Path(__file__).resolve().parent / "results"
-PERCENTILES = (("p50_ms", "p50"), ("p90_ms", "p90"), ("p99_ms", "p99"), ("max_ms", "max"))
-
-
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def _rates(timeline: Sequence[Sequence[float]], step_s: float = 1.0) -> tuple[list[float], list[float]]:
@@ -46,8 +40,8 @@ def _rates(timeline: Sequence[Sequence[float]], step_s: float = 1.0) -> tuple[li
 
 
 def plot_pipeline(result: dict[str, Any], out: Path, title: str = "pipeline") -> Path:
-    plt = _pyplot()
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
+    fig = Figure(figsize=(11, 3.8))
+    left, right = fig.subplots(1, 2)
     sustained = result.get("sustained_events_per_s")
     timeline = result.get("throughput_timeline")
     if timeline and len(timeline) > 2:
@@ -90,10 +84,8 @@ def plot_pipeline(result: dict[str, Any], out: Path, title: str = "pipeline") ->
 
 def plot_serve(result: dict[str, Any], out: Path) -> Path:
     """The serving latency distribution of every configuration (:func:`bench._serve_report.plot`)."""
-    from bench._serve_report import plot
-
     out.parent.mkdir(parents=True, exist_ok=True)
-    plot(result, out)
+    plot_latency(result, out)
     return out
 
 
@@ -101,7 +93,6 @@ def _save(fig: Any, out: Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(out, dpi=110)
-    _pyplot().close(fig)
     return out
 
 

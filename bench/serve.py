@@ -25,7 +25,6 @@ import json
 import os
 import pickle
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -35,9 +34,28 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
+import psutil
+import redis
+import torch
+from tqdm import tqdm
+
 from bench import _serve_inproc as inproc
+from bench._serve_report import report
 from bench.loadgen import clean_env, run_load
+from bench.plots import plot_serve
+from feature_repo.views import BASKET_CODE
+from models.ann import write_item_index
+from models.base import ModelConfig
+from models.export import export_torchscript
+from models.inputs import InputSpec, build_vocab
+from models.registry import ModelRegistry
+from models.zoo import build_model
+from omniseq.features.online import RedisOnlineStore, redis_key
+from omniseq.features.sequence import HybridSequence, Token
 from omniseq.infra.process import free_port
+from omniseq.infra.redis import RedisServer
+from omniseq.settings import StackSettings
 
 RESULTS = Path(__file__).resolve().parent / "results" / "serve.json"
 VIEW = inproc.VIEW  # the last 50 tokens
@@ -54,29 +72,17 @@ class ServerConfig:
 # --- set-up -------------------------------------------------------------------------------------------------------
 
 
-def start_redis(port: int) -> subprocess.Popen[bytes]:
-    exe = shutil.which("redis-server")
-    if exe is None:
-        raise SystemExit("redis-server is not installed (Debian package redis-server)")
-    proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    import redis
-
-    client = redis.Redis(port=port)
-    for _ in range(500):
-        try:
-            client.ping()
-            return proc
-        except redis.exceptions.ConnectionError:
-            time.sleep(0.02)
-    proc.terminate()
-    raise SystemExit(f"redis-server did not start on port {port}")
+def start_redis(port: int, work: Path) -> RedisServer:
+    """A throw-away redis-server on ``127.0.0.1:port`` (no persistence, no password; data under ``work``), started
+    and waited on by the stack's own launcher."""
+    settings = StackSettings(
+        run_dir=work, redis_host="127.0.0.1", redis_port=port, redis_password=None, redis_persistence=False
+    )
+    return RedisServer(settings).start()
 
 
 def clustered_items(n: int, d: int, cluster_size: int, spread: float, seed: int) -> Any:
     """``[n, d]`` item embeddings around ``n / cluster_size`` random centres (row 0, padding, zero)."""
-    import torch
-
     g = torch.Generator().manual_seed(seed)
     centres = torch.randn(max(1, n // cluster_size), d, generator=g)
     assign = torch.randint(0, centres.shape[0], (n,), generator=g)
@@ -88,14 +94,6 @@ def clustered_items(n: int, d: int, cluster_size: int, spread: float, seed: int)
 def export_model(
     registry_root: Path, n_items: int, args: argparse.Namespace, work: Path
 ) -> tuple[str, list[str]]:
-    import torch
-
-    from models.ann import write_item_index
-    from models.base import ModelConfig
-    from models.export import export_torchscript
-    from models.inputs import InputSpec, build_vocab
-    from models.registry import ModelRegistry
-    from models.zoo import build_model
 
     vocab = build_vocab(f"i{n}" for n in range(n_items))
     spec = InputSpec(max_len=args.max_len, max_basket=16, store_mode="attn")
@@ -133,12 +131,6 @@ def write_histories(
 ) -> Path:
     """Full-length histories (about 20% in-store baskets) in Redis; returns the load generator's ``writes`` file:
     per user two HSET commands that store the row with one more (online) behaviour."""
-    import redis
-    from tqdm import tqdm
-
-    from feature_repo.views import BASKET_CODE
-    from omniseq.features.online import RedisOnlineStore, redis_key
-    from omniseq.features.sequence import HybridSequence, Token
 
     rng = random.Random(args.seed)
     items = vocab[2:]
@@ -178,7 +170,6 @@ def start_server(port: int, redis_port: int, registry_root: Path, cfg: ServerCon
            "--port", str(port), "--loop", "uvloop", "--http", "httptools", "--no-access-log",
            "--log-level", "warning", "--workers", str(cfg.workers)]  # fmt: skip
     proc = subprocess.Popen(cmd, env=env)
-    import httpx
 
     deadline = time.monotonic() + 300
     ready = 0
@@ -223,8 +214,6 @@ def _parse_metrics(text: str) -> tuple[str, dict[str, tuple[float, float]]]:
 def scrape(port: int, workers: int) -> dict[str, dict[str, tuple[float, float]]]:
     """Every worker's recommend stages and cache counters from /metrics, by worker (fresh connections until each
     worker answered once; workers are told apart by their process start time)."""
-    import httpx
-
     seen: dict[str, dict[str, tuple[float, float]]] = {}
     for _ in range(50 * workers):
         start, parsed = _parse_metrics(httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text)
@@ -257,8 +246,6 @@ def stage_means(
 
 def cpu_seconds(proc: subprocess.Popen[bytes]) -> float:
     """CPU time (user + system) of the server and all its worker processes so far."""
-    import psutil
-
     total = 0.0
     root = psutil.Process(proc.pid)
     for p in [root, *root.children(recursive=True)]:
@@ -361,9 +348,6 @@ def _catalogue(items: int, ctx: dict[str, Any], args: argparse.Namespace) -> Non
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bench._serve_report import report
-    from bench.plots import plot_serve
-
     args = _parse(argv)
     if args.max_len > 50:
         raise SystemExit(f"--max-len {args.max_len}: the benchmark's feature view {VIEW} keeps 50 tokens")
@@ -374,7 +358,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="omniseq-bench-serve-") as tmp:
         ctx: dict[str, Any] = {"work": Path(tmp), "users": users, "redis_port": free_port(), "setup_s": {},
                                "versions": {}}  # fmt: skip
-        redis_proc = start_redis(ctx["redis_port"])
+        redis_server = start_redis(ctx["redis_port"], ctx["work"])
         try:
             levels: list[dict[str, Any]] = []
             extra: dict[str, Any] = {}
@@ -404,8 +388,7 @@ def main(argv: list[str] | None = None) -> int:
                     )
                     extra["layouts_large"] = inproc.item_layouts(reg, 30, threads)
         finally:
-            redis_proc.terminate()
-            redis_proc.wait(timeout=30)
+            redis_server.stop(timeout=30)
     result = report(args, ctx, levels, extra, load_before, time.time() - started)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")

@@ -22,12 +22,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from omniseq.data import Simulator, SimulatorConfig, write_dataset
+
 RESULTS = Path(__file__).resolve().parent / "results" / "simulator.json"
 
 
 def _events_per_user(seed: int, probe_users: int = 200) -> float:
-    from omniseq.data import Simulator, SimulatorConfig
-
     sim = Simulator(SimulatorConfig(seed=seed))
     n = sum(len(u.behaviours) for u in sim.users(10**6, 10**6 + probe_users))  # users not used by the runs
     return n / probe_users
@@ -35,8 +35,6 @@ def _events_per_user(seed: int, probe_users: int = 200) -> float:
 
 def _run(users: int, chunk_users: int, seed: int, queue: Any) -> None:
     """Child process: generate into a temporary folder, report counts, time and peak RSS."""
-    from omniseq.data import SimulatorConfig, write_dataset
-
     rss_start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     with tempfile.TemporaryDirectory(prefix="omniseq-bench-sim-") as tmp:
         started = time.perf_counter()

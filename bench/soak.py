@@ -25,9 +25,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from matplotlib.figure import Figure
 
 from bench.loadgen import summary_ms
 from bench.serve import ServerConfig, start_redis, start_server, write_histories
+from models.data import from_dataset
+from models.registry import ModelRegistry
+from models.train import TrainConfig, manifest_of, run_training, write_artifacts
 from omniseq.infra.process import free_port
 
 RESULTS = Path(__file__).resolve().parent / "results" / "soak.json"
@@ -44,10 +48,6 @@ def rss_mb(pid: int) -> float:
 def train_and_register(
     registry_root: Path, args: argparse.Namespace, work: Path
 ) -> tuple[str, list[str], int]:
-    from models.data import from_dataset
-    from models.registry import ModelRegistry
-    from models.train import TrainConfig, manifest_of, run_training, write_artifacts
-
     cfg = TrainConfig(model="sasrec_attne", dataset="simulator", epochs=args.epochs, hidden=32, d_attn=32,
                       max_len=50, batch_size=128, threads=1, progress=False, eval_users=200)  # fmt: skip
     result = run_training(cfg, from_dataset("simulator", None, users=args.train_users))
@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         version, vocab, max_len = train_and_register(work / "registry", args, work)
         redis_port, port = free_port(), free_port()
-        redis_proc = start_redis(redis_port)
+        redis_server = start_redis(redis_port, work)
         server = None
         try:
             users = [f"soak-u{n}" for n in range(args.users)]
@@ -170,8 +170,9 @@ def main(argv: list[str] | None = None) -> int:
             if (
                 args.serve_nice is not None
             ):  # training ran niced; the measured part may run at another niceness
-                for pid in (server.pid, redis_proc.pid, os.getpid()):
-                    os.setpriority(os.PRIO_PROCESS, pid, args.serve_nice)
+                for pid in (server.pid, redis_server.pid, os.getpid()):
+                    if pid is not None:
+                        os.setpriority(os.PRIO_PROCESS, pid, args.serve_nice)
             rss_start = rss_mb(server.pid)
             load_start = round(os.getloadavg()[0], 1)
             print(f"model {version} ({len(vocab)} items) serving; {args.rate:g} req/s for {args.minutes} min",
@@ -184,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
             if server is not None:
                 server.terminate()
                 server.wait(timeout=30)
-            redis_proc.terminate()
+            redis_server.stop()
     result = report(args, version, len(vocab), setup_s, rss_start, rss_end, per_minute)
     result["summary"]["load_average_1m_start"] = load_start  # the machine is shared: say how busy it was
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -217,14 +218,10 @@ def report(args: argparse.Namespace, version: str, vocab_size: int, setup_s: flo
 
 
 def plot(result: dict[str, Any], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     rows = result["per_minute"]
     x = [m["minute"] for m in rows]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6))
+    fig = Figure(figsize=(10, 3.6))
+    ax1, ax2 = fig.subplots(1, 2)
     ax1.plot(x, [m["p50_ms"] for m in rows], marker="o", label="p50")
     ax1.plot(x, [m["p99_ms"] for m in rows], marker="o", label="p99")
     ax1.set(
@@ -238,7 +235,6 @@ def plot(result: dict[str, Any], path: Path) -> None:
     ax2.set_ylim(bottom=0)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 if __name__ == "__main__":

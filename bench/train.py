@@ -28,6 +28,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from bench.reference_sasrec import ReferenceSASRec
+from models.data import eval_set, from_dataset, training_tensors
+from models.evaluate import evaluate
+from models.train import TrainConfig, train_epoch
+from models.zoo import build_model
 
 PUBLISHED_REFERENCE_SEQ_PER_S = 1440.0
 RUNS = ("reference", "sasrec_plain", "sasrec", "sasrec_attne")
@@ -62,8 +70,6 @@ class PeakRSS:
 
 
 def _config(run: str, args: argparse.Namespace) -> Any:
-    from models.train import TrainConfig
-
     return TrainConfig(
         model="sasrec_attne" if run == "sasrec_attne" else "sasrec",
         dataset=args.dataset,
@@ -81,19 +87,12 @@ def _config(run: str, args: argparse.Namespace) -> Any:
 
 
 def _build(run: str, cfg: Any, n_items: int) -> Any:
-    from bench.reference_sasrec import ReferenceSASRec
-    from models.zoo import build_model
-
     torch.manual_seed(cfg.seed)
     mc = cfg.model_config_for(n_items)
     return ReferenceSASRec(mc) if run == "reference" else build_model(mc)
 
 
 def _measure(run: str, data: Any, args: argparse.Namespace) -> dict[str, Any]:
-    from models.data import eval_set, training_tensors
-    from models.evaluate import evaluate
-    from models.train import train_epoch
-
     cfg = _config(run, args)
     spec = cfg.input_spec()
     train = training_tensors(data, spec)
@@ -133,12 +132,8 @@ def _measure(run: str, data: Any, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _plot(runs: list[dict[str, Any]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.2))
+    fig = Figure(figsize=(9, 3.2))
+    a, b = fig.subplots(1, 2)
     names = [r["run"] for r in runs]
     a.barh(names, [r["sequences_per_s"] for r in runs], color="tab:blue")
     a.axvline(1.5 * runs[0]["sequences_per_s"], color="grey", linestyle=":", label="goal: 1.5x reference")
@@ -146,10 +141,9 @@ def _plot(runs: list[dict[str, Any]], path: Path) -> None:
     a.legend(loc="lower right", fontsize=7)
     b.barh(names, [r["full_ndcg@10"] for r in runs], color="tab:green")
     b.set(xlabel="full-ranking NDCG@10", title=f"quality after {runs[0]['epochs']} epoch(s)")
-    b.xaxis.set_major_locator(plt.MaxNLocator(4))
+    b.xaxis.set_major_locator(MaxNLocator(4))
     fig.tight_layout()
     fig.savefig(path, dpi=90)
-    plt.close(fig)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -174,7 +168,6 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"--runs must start with 'reference' and be among {RUNS}")
     if args.threads:
         torch.set_num_threads(args.threads)
-    from models.data import from_dataset
 
     data = from_dataset(args.dataset)
     results = [_measure(run, data, args) for run in runs]

@@ -26,11 +26,22 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import redis
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 from rich.console import Console
+from rich.table import Table
 
+from lifecycle.retrain import RetrainConfig, retrain_once
+from models.registry import ModelRegistry
+from omniseq.data import load
+from omniseq.features.offline import OfflineWriter
+from omniseq.features.online import RedisOnlineStore
+from omniseq.features.store import apply
+from omniseq.infra.stack import LocalStack
+from omniseq.schema import StoreTransaction
 from omniseq.settings import OmniseqSettings, StackSettings
+from serving.verify import verify_version
 
 console = Console()
 FRESH_DIRS = ("kafka", "redis", "landing", "offline", "quarantine", "pipeline", "feast")
@@ -114,9 +125,6 @@ def wait_until(what: str, check: Callable[[], bool], timeout: float, poll: float
 def expected_users(demo: DemoSettings) -> tuple[dict[str, int], set[str]]:
     """Of the replayed data: each user with online events -> the time of their newest behaviour, and the users
     with in-store baskets."""
-    from omniseq.data import load
-    from omniseq.schema import StoreTransaction
-
     ds = load(demo.dataset, None, **({"users": demo.users} if demo.dataset == "simulator" else {}))
     newest: dict[str, int] = {}
     online: set[str] = set()
@@ -136,8 +144,6 @@ def caught_up(settings: StackSettings, newest: dict[str, int], view: str) -> boo
 
 def offline_caught_up(settings: StackSettings, newest: dict[str, int], view: str) -> bool:
     """Every user's newest offline row holds their newest behaviour (rows are committed on checkpoints)."""
-    from omniseq.features.offline import OfflineWriter
-
     table = OfflineWriter(settings.dir("offline")).read(view).select(["user_id", "last_ts"]).to_pylist()
     seen: dict[str, int] = {}
     for rec in table:
@@ -146,10 +152,6 @@ def offline_caught_up(settings: StackSettings, newest: dict[str, int], view: str
 
 
 def sequences_in_redis(settings: StackSettings, users: list[str], view: str) -> list[dict[str, Any] | None]:
-    import redis
-
-    from omniseq.features.online import RedisOnlineStore
-
     client = redis.Redis(host=settings.redis_host, port=settings.redis_port, password=settings.redis_password)
     try:
         return RedisOnlineStore(client).read(view, users)
@@ -186,10 +188,6 @@ def data_source_of(manifest: dict[str, Any]) -> str | None:
 
 
 def ensure_model(demo: DemoSettings, settings: StackSettings) -> str:
-    from lifecycle.retrain import RetrainConfig, retrain_once
-    from models.registry import ModelRegistry
-    from serving.verify import verify_version
-
     registry = ModelRegistry(settings.dir("registry"))
     champion = registry.champion()
     source = data_source_of(champion.manifest) if champion is not None else None
@@ -217,8 +215,6 @@ def ensure_model(demo: DemoSettings, settings: StackSettings) -> str:
 
 
 def show_recommendations(base: str, picks: dict[str, list[str]]) -> None:
-    from rich.table import Table
-
     with httpx.Client(base_url=base, timeout=10) as http:
         for group, users in picks.items():
             for user in users:
@@ -237,8 +233,6 @@ def show_recommendations(base: str, picks: dict[str, list[str]]) -> None:
 
 @contextlib.contextmanager
 def local_stack(settings: StackSettings) -> Iterator[Any]:
-    from omniseq.infra.stack import LocalStack
-
     stack = LocalStack(settings).start(handle_signals=False)
     try:
         yield stack
@@ -269,8 +263,6 @@ class Loop:
         self.base = f"http://{settings.api_host}:{settings.api_port}"
 
     def start_pipeline(self) -> None:
-        from omniseq.features.store import apply
-
         apply(self.settings)
         self.procs.start("pipeline", ["pipeline", "--fresh"])
 

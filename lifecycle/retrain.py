@@ -11,6 +11,7 @@ input spec (:func:`models.inputs.encode_batch`), i.e. exactly as the server woul
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import tempfile
@@ -26,8 +27,18 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from lifecycle.promotion import Decision, decide
+from models.data import from_feature_frame
+from models.evaluate import metrics_from_ranks, ranks_from_scores
+from models.export import load_torchscript
+from models.inputs import InputSpec, encode_batch, vocab_index
+from models.registry import ModelRegistry
+from models.train import TrainConfig, manifest_of, run_training, write_artifacts
+from omniseq.features.offline import OfflineWriter
 from omniseq.features.sequence import HybridSequence
+from omniseq.features.training import LABEL_TS, build_training_set
 from omniseq.settings import OmniseqSettings, StackSettings
+from serving.bundle import ModelLoadError
+from serving.verify import verify_version
 
 log = logging.getLogger(__name__)
 DAY_MS = 86_400_000
@@ -75,9 +86,6 @@ def load_sequences(
     settings: StackSettings, view_name: str, start_ms: int, end_ms: int
 ) -> list[HybridSequence]:
     """Each user's hybrid sequence as of ``end_ms`` from the offline store, limited to ``[start_ms, end_ms]``."""
-    from omniseq.features.offline import OfflineWriter
-    from omniseq.features.training import LABEL_TS, build_training_set
-
     users = sorted(OfflineWriter(settings.dir("offline")).users(view_name))
     if not users:
         return []
@@ -112,10 +120,6 @@ def evaluate_version(version: Any, data: HeldOut, batch: int = 256) -> dict[str,
     """Full-ranking HR@10 / NDCG@10 of a registered version (its TorchScript artifact) on ``data``.
 
     A target outside the model's vocabulary counts as a miss; so do the model's own unknown items."""
-    from models.evaluate import metrics_from_ranks, ranks_from_scores
-    from models.export import load_torchscript
-    from models.inputs import InputSpec, encode_batch, vocab_index
-
     module = load_torchscript(version.model_path)
     index = vocab_index(version.vocab())
     spec = InputSpec.from_dict(version.manifest["input_spec"])
@@ -137,9 +141,6 @@ def train_challenger(
     cfg: RetrainConfig, seqs: Sequence[HybridSequence], registry: Any, rng: tuple[int, int]
 ) -> str:
     """Train ``cfg.model`` on the sequences, export and register it (not promoted); returns the version."""
-    from models.data import from_feature_frame
-    from models.train import TrainConfig, manifest_of, run_training, write_artifacts
-
     frame = pd.DataFrame([{"user_id": s.user_id, **s.to_features()} for s in seqs])
     tcfg = TrainConfig(
         model=cfg.model, dataset="offline-store", feature_view=cfg.feature_view, epochs=cfg.epochs,
@@ -156,10 +157,6 @@ def train_challenger(
 
 def _smoke_checked(decision: Decision, mv: Any) -> Decision:
     """The decision, turned into "keep the champion" when the challenger does not load as the API loads it."""
-    import dataclasses
-
-    from serving.model_manager import ModelLoadError
-    from serving.verify import verify_version
 
     try:
         verify_version(mv)
@@ -172,8 +169,6 @@ def _smoke_checked(decision: Decision, mv: Any) -> Decision:
 
 def retrain_once(cfg: RetrainConfig, settings: StackSettings | None = None) -> Decision:
     """One retraining cycle; returns the recorded decision. Raises (champion untouched) when it cannot run."""
-    from models.registry import ModelRegistry
-
     settings = settings or StackSettings()
     registry = ModelRegistry(settings.dir("registry"))
     rng = time_range(cfg)

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import faiss
 import numpy as np
 
 INDEX_FILE = "item_index.faiss"
@@ -75,8 +76,6 @@ class ItemIndex:
 
 def build_item_index(items: np.ndarray, params: IndexParams | None = None, seed: int = 0) -> ItemIndex:
     """An IVF index over every row of ``items [V, d]`` (specials included; callers drop them)."""
-    import faiss
-
     params = params or IndexParams()
     items = np.asarray(items, dtype=np.float32)
     data, radius = _augment_items(items)
@@ -96,8 +95,6 @@ def write_item_index(
 ) -> Path | None:
     """Build and save the index of ``items [V, d]`` (a tensor or array) into ``folder`` when ``V >= min_items``;
     returns the index path, or None for a small catalogue."""
-    import faiss
-
     array = items.detach().cpu().float().numpy() if hasattr(items, "detach") else np.asarray(items)
     if array.shape[0] < min_items:
         return None
@@ -112,8 +109,6 @@ def write_item_index(
 
 def load_item_index(folder: Path, n_items: int, dim: int) -> ItemIndex | None:
     """The index saved in ``folder`` (None when there is none); raises ValueError when it does not fit the model."""
-    import faiss
-
     path, meta_path = Path(folder) / INDEX_FILE, Path(folder) / META_FILE
     if not path.is_file():
         return None

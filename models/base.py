@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from models.inputs import N_SPECIALS, PAD
+from models.inputs import N_SPECIALS
 
 LossKind = Literal["sampled", "full"]
 
@@ -101,6 +101,24 @@ class SequentialRecommender(nn.Module):
         return self.score_all(tokens, baskets)
 
 
+class DotProductRecommender(SequentialRecommender):
+    """A recommender whose scores are :meth:`user_repr` dotted with its output item embeddings
+    (:meth:`item_weights`, ``[V, d]``): SASRec and BERT4Rec."""
+
+    def item_weights(self) -> Tensor:
+        raise NotImplementedError
+
+    def score_all(self, tokens: Tensor, baskets: Tensor) -> Tensor:
+        return scores_from_hidden(
+            self.user_repr(tokens, baskets), self.item_weights(), self.n_items, self.n_specials
+        )
+
+    def score(self, tokens: Tensor, baskets: Tensor, candidates: Tensor) -> Tensor:
+        return scores_for_candidates(
+            self.user_repr(tokens, baskets), self.item_weights(), candidates, self.n_specials
+        )
+
+
 def sample_negatives(n: int, n_items: int, device: torch.device) -> Tensor:
     """``n`` item indices drawn uniformly from the items (never a special)."""
     return torch.randint(N_SPECIALS, n_items, (n,), device=device)
@@ -136,10 +154,6 @@ def check_batch(batch: dict[str, Tensor]) -> tuple[Tensor, Tensor, Tensor]:
             f"online {tuple(online.shape)}"
         )
     return tokens, baskets, online & (tokens >= N_SPECIALS)
-
-
-def valid_positions(tokens: Tensor) -> Tensor:
-    return tokens != PAD
 
 
 def scores_from_hidden(h: Tensor, weights: Tensor, n_items: int, n_specials: int) -> Tensor:

@@ -32,7 +32,9 @@ from models.basket_eval import (
     flat_sequences,
     sequence_windows,
 )
+from models.export import export_torchscript
 from models.parsrec import PARSRec, PARSRecConfig
+from models.registry import ModelRegistry
 from models.zoo import build_model
 
 SELECT_ON = "sess_prec@10"
@@ -180,9 +182,6 @@ def register_parsrec(
 ) -> str:
     """Export a trained PARSRec and register it in the ``basket`` family (``model.pt`` TorchScript, ``vocab.json``,
     ``users.json`` with user row order, ``popularity.json`` of the training baskets); returns the version."""
-    from models.export import export_torchscript
-    from models.registry import ModelRegistry
-
     model = result.model.cpu().eval()
     assert isinstance(model, PARSRec)
     train, _, _ = data.split()

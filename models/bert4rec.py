@@ -14,17 +14,15 @@ import torch
 from torch import Tensor
 
 from models.base import (
+    DotProductRecommender,
     ModelConfig,
-    SequentialRecommender,
     check_batch,
     cross_entropy,
-    scores_for_candidates,
-    scores_from_hidden,
 )
 from models.layers import HybridEmbedding, TransformerEncoder
 
 
-class BERT4Rec(SequentialRecommender):
+class BERT4Rec(DotProductRecommender):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__(config)
         c = config
@@ -56,12 +54,5 @@ class BERT4Rec(SequentialRecommender):
         bsk = torch.cat([baskets, torch.zeros_like(baskets[:, :1])], dim=1)[:, -self.max_len :]
         return self.hidden(inp, bsk)[:, -1]
 
-    def score_all(self, tokens: Tensor, baskets: Tensor) -> Tensor:
-        return scores_from_hidden(
-            self.user_repr(tokens, baskets), self.embed.items.weight, self.n_items, self.n_specials
-        )
-
-    def score(self, tokens: Tensor, baskets: Tensor, candidates: Tensor) -> Tensor:
-        return scores_for_candidates(
-            self.user_repr(tokens, baskets), self.embed.items.weight, candidates, self.n_specials
-        )
+    def item_weights(self) -> Tensor:
+        return self.embed.items.weight

@@ -28,6 +28,7 @@ from models.inputs import (
     units_from_behaviours,
     units_from_sequence,
 )
+from omniseq.data import histories, load
 from omniseq.features.sequence import HybridSequence
 from omniseq.schema import Behaviour, StoreTransaction
 
@@ -71,8 +72,6 @@ def from_histories(histories: Mapping[str, Sequence[Behaviour]]) -> SequenceData
 
 def from_dataset(name: str, root: str | None = None, **opts: Any) -> SequenceData:
     """Any dataset adapter by name (``beauty``, ``hm``, ``user-item:<path>``, ``sim:<dir>``, ...)."""
-    from omniseq.data import histories, load
-
     return from_histories(histories(load(name, root, **opts)))
 
 

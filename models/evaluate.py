@@ -13,7 +13,6 @@ leading padding is trimmed (exact: positions count from the right).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
@@ -107,8 +106,3 @@ def evaluate(
     for p in protocols:
         out.update(metrics_from_ranks(torch.cat(ranks[p]), ks, prefix=f"{p}_"))
     return out
-
-
-def dcg_weight(rank: int) -> float:
-    """NDCG contribution of one relevant item at 0-based ``rank`` (for documentation and tests)."""
-    return 1.0 / math.log2(rank + 2)

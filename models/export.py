@@ -24,6 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from models.base import ModelConfig, SequentialRecommender
+from models.c2rec import channel_index
 from models.inputs import InputSpec
 from models.parsrec import PARSRec
 from models.zoo import build_model
@@ -121,8 +122,6 @@ def _exported_module(model: nn.Module, channel: str | None = None) -> nn.Module:
     cross-channel model), PARSRec's basket scorer, and any other scriptable module that defines its own serving
     forward (LENS, the journey generators of :mod:`models.journey_gpt` with their exported ``step``) as it is."""
     if channel is not None:
-        from models.c2rec import channel_index
-
         if not hasattr(model, "channel_scores"):
             raise ValueError(f"model {type(model).__name__} has no channels; export it without channel=")
         return _ChannelScorer(model, channel_index(channel))  # type: ignore[arg-type]

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from matplotlib.figure import Figure
 
 from omniseq.data.sim.store_layout import StoreLayout
 
@@ -33,13 +34,9 @@ def heatmap_png(
     layout: StoreLayout, panels: Sequence[tuple[str, np.ndarray]], path: str | Path, title: str
 ) -> Path:
     """One panel per ``(caption, grid)`` in a row; panels of the same kind share a colour scale per column pair."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     n = len(panels)
-    fig, axes = plt.subplots(1, n, figsize=(3.2 * n, 3.6), squeeze=False)
+    fig = Figure(figsize=(3.2 * n, 3.6))
+    axes = fig.subplots(1, n, squeeze=False)
     vmax = [np.nanmax(g) if np.isfinite(g).any() else 1.0 for _, g in panels]
     for k, (ax, (caption, grid)) in enumerate(zip(axes[0], panels, strict=True)):
         pair_max = max(vmax[k - k % 2 : k - k % 2 + 2])
@@ -54,5 +51,4 @@ def heatmap_png(
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path

@@ -11,14 +11,13 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from models.journey_gpt import JourneyModelConfig, JourneyNet, build_journey_model
-from models.journey_tokens import BOS_ID, EOS_ID, PAD_ID, JourneyTokenizer, tokenizer_from_dict
+from models.journey_gpt import JourneyNet
+from models.journey_tokens import BOS_ID, EOS_ID, PAD_ID
 from omniseq.data.journey_encoding import BUY
 
 PROMPT_POINTS = 7
@@ -175,18 +174,3 @@ class MarkovChain:
                 break
             words += [state.rstrip(BUY), BUY] if state.endswith(BUY) else [state]
         return words
-
-
-def save_journey_model(
-    path: str | Path, model: JourneyNet, cfg: JourneyModelConfig, tok: JourneyTokenizer
-) -> None:
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    torch.save({"config": cfg.to_dict(), "tokenizer": tok.to_dict(), "state_dict": state}, str(path))
-
-
-def load_journey_model(path: str | Path) -> tuple[JourneyNet, JourneyModelConfig, JourneyTokenizer]:
-    raw = torch.load(str(path), map_location="cpu", weights_only=True)
-    cfg = JourneyModelConfig(**raw["config"])
-    model = build_journey_model(cfg)
-    model.load_state_dict(raw["state_dict"])
-    return model.eval(), cfg, tokenizer_from_dict(raw["tokenizer"])

@@ -14,12 +14,13 @@ import json
 import math
 import random
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
 import torch
 from torch import Tensor
 
@@ -125,8 +126,6 @@ def load_tafeng(root: Path) -> tuple[dict[str, BasketHistory], dict[str, list[st
 def load_dunnhumby(root: Path, max_users: int | None = None, seed: int = 0) -> dict[str, BasketHistory]:
     """Dunnhumby Complete Journey: one basket per ``basket_id`` (first line's timestamp, summed sales value and
     quantity, the store); lines with quantity <= 0 dropped. ``max_users`` samples households (seeded)."""
-    import pyarrow.parquet as pq
-
     cols = [
         "household_id",
         "store_id",
@@ -281,11 +280,6 @@ def collate(instances: Sequence[Instance], max_target: int) -> dict[str, Tensor]
 
 def item_ids(indices: Sequence[int], vocab: LensVocab) -> list[str]:
     return [vocab.items[i] for i in indices if i >= N_LENS_SPECIALS]
-
-
-def histories_summary(histories: Mapping[str, BasketHistory]) -> dict[str, float]:
-    n = sum(len(h) for h in histories.values())
-    return {"users": len(histories), "baskets": n, "mean_baskets_per_user": n / max(len(histories), 1)}
 
 
 def histories_from_dataset(dataset: Any) -> dict[str, BasketHistory]:

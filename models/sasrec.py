@@ -24,17 +24,15 @@ from __future__ import annotations
 from torch import Tensor
 
 from models.base import (
+    DotProductRecommender,
     ModelConfig,
-    SequentialRecommender,
     check_batch,
     cross_entropy,
-    scores_for_candidates,
-    scores_from_hidden,
 )
 from models.layers import HybridEmbedding, TransformerEncoder
 
 
-class SASRec(SequentialRecommender):
+class SASRec(DotProductRecommender):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__(config)
         c = config
@@ -55,12 +53,5 @@ class SASRec(SequentialRecommender):
     def user_repr(self, tokens: Tensor, baskets: Tensor) -> Tensor:
         return self.hidden(tokens, baskets)[:, -1]
 
-    def score_all(self, tokens: Tensor, baskets: Tensor) -> Tensor:
-        return scores_from_hidden(
-            self.user_repr(tokens, baskets), self.embed.items.weight, self.n_items, self.n_specials
-        )
-
-    def score(self, tokens: Tensor, baskets: Tensor, candidates: Tensor) -> Tensor:
-        return scores_for_candidates(
-            self.user_repr(tokens, baskets), self.embed.items.weight, candidates, self.n_specials
-        )
+    def item_weights(self) -> Tensor:
+        return self.embed.items.weight

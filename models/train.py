@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 import torch
+from matplotlib.figure import Figure
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 from tqdm import tqdm
 
+from models.ann import write_item_index
 from models.base import ModelConfig, SequentialRecommender
 from models.data import (
     EvalSet,
@@ -31,6 +33,7 @@ from models.data import (
     trim_leading_padding,
 )
 from models.evaluate import evaluate
+from models.export import export_torchscript, save_checkpoint
 from models.inputs import BASKET, InputSpec, StoreMode
 from models.zoo import build_model, check_name, store_mode_of
 from omniseq.settings import OmniseqSettings
@@ -242,13 +245,9 @@ def run_training(cfg: TrainConfig, data: SequenceData | None = None) -> TrainRes
 
 def plot_curves(hist: History, path: Path, title: str) -> None:
     """Loss and validation metrics per epoch as a PNG (matplotlib, Agg backend)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     epochs = [r["epoch"] for r in hist.epochs]
-    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.2))
+    fig = Figure(figsize=(9, 3.2))
+    a, b = fig.subplots(1, 2)
     a.plot(epochs, [r["loss"] for r in hist.epochs], marker="o")
     a.set(xlabel="epoch", ylabel="training loss", title=title)
     for key in ("full_hr@10", "full_ndcg@10"):
@@ -259,7 +258,6 @@ def plot_curves(hist: History, path: Path, title: str) -> None:
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90)
-    plt.close(fig)
 
 
 def manifest_of(result: TrainResult) -> dict[str, Any]:
@@ -287,9 +285,6 @@ def manifest_of(result: TrainResult) -> dict[str, Any]:
 def write_artifacts(result: TrainResult, out_dir: Path) -> Path:
     """``model.pt`` (TorchScript), ``vocab.json``, ``popularity.json``, ``checkpoint.pt``, ``curves.png``, and for a
     large catalogue the retrieval index ``item_index.faiss`` (:mod:`models.ann`), so it is versioned with the model."""
-    from models.ann import write_item_index
-    from models.export import export_torchscript, save_checkpoint
-
     out_dir.mkdir(parents=True, exist_ok=True)
     scripted = export_torchscript(
         result.model, out_dir / "model.pt", getattr(result.model, "served_channel", None)

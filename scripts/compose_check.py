@@ -22,6 +22,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from omniseq.data import load
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULT = ROOT / "bench" / "results" / "compose.json"
 PROJECT = "omniseqcheck"
@@ -119,7 +121,6 @@ class Stack:
 
 def simulator_users(users: int) -> list[str]:
     sys.path.insert(0, str(ROOT))
-    from omniseq.data import load
 
     ds = load("simulator", None, users=users)
     seen: dict[str, int] = {}

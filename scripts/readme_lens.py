@@ -7,8 +7,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-LENS_BEGIN, LENS_END = "<!-- lens:begin -->", "<!-- lens:end -->"
-
 
 def _fmt(v: dict[str, Any]) -> str:
     return f"{v['mean']:.4f}" if v["n"] < 2 else f"{v['mean']:.4f} ± {v['std']:.4f}"

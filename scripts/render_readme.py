@@ -17,7 +17,6 @@ from readme_lens import render_lens  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
-BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 
 
 def _load(name: str) -> dict[str, Any] | None:

@@ -20,6 +20,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from models.registry import ModelRegistry
+from omniseq.features.online import RedisOnlineStore
+from serving.bundle import load_bundle
 from serving.dependencies import Services, ServicesNotReadyError
 from serving.families import FAMILIES
 from serving.metrics import Metrics, RequestMetricsMiddleware
@@ -30,7 +33,6 @@ from serving.model_manager import (
     ModelManager,
     NoModelError,
     UnknownModelError,
-    load_bundle,
 )
 from serving.recommender import Recommender, StoreUnavailableError
 from serving.routes import router
@@ -42,9 +44,6 @@ log = logging.getLogger(__name__)
 
 def build_services(settings: ServingSettings, metrics: Metrics) -> Services:
     """Open the Redis client and the registry; nothing is loaded yet (the lifespan does that)."""
-    from models.registry import ModelRegistry
-    from omniseq.features.online import RedisOnlineStore
-
     client = redis.Redis(
         host=settings.redis_host,
         port=settings.redis_port,

@@ -23,10 +23,11 @@ from redis.exceptions import RedisError
 
 from feature_repo.views import BASKET_CODE, EVENT_TYPE_CODES, SEQUENCE_FEATURES
 from models.export import load_torchscript
+from models.inputs import N_SPECIALS
 from models.registry import ModelVersion
 from omniseq.features.sequence import HybridSequence
-from serving.fallback import N_SPECIALS, popularity_scores
-from serving.model_manager import ModelLoadError
+from serving.bundle import ModelLoadError
+from serving.fallback import popularity_scores
 from serving.settings import ServingSettings
 
 log = logging.getLogger(__name__)

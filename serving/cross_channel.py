@@ -3,7 +3,7 @@
 A registered version of family ``cross_channel`` is a TorchScript module exported for the store channel
 (``models.export.export_torchscript(model, path, channel="store")``) with the same contract as the next-item
 family, ``forward(tokens, baskets) -> scores [B, V]``; it reads the same hybrid-sequence feature view. So it loads
-into the same :class:`~serving.model_manager.ModelBundle` (same smoke check, warm-up, hot swap) and is scored by
+into the same :class:`~serving.bundle.ModelBundle` (same smoke check, warm-up, hot swap) and is scored by
 the same :class:`~serving.recommender.Recommender`; the loader only insists that the version serves the store
 channel. ``GET /channels`` says which version answers each channel.
 """
@@ -11,14 +11,14 @@ channel. ``GET /channels`` says which version answers each channel.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from pydantic import BaseModel
 
 from models.registry import ModelVersion
-from serving.dependencies import Services, get_services
-from serving.model_manager import ModelBundle, ModelLoadError, load_bundle
+from serving.bundle import ModelBundle, ModelLoadError, load_bundle
+from serving.dependencies import ServicesDep
 from serving.settings import ServingSettings
 
 FAMILY = "cross_channel"
@@ -45,7 +45,7 @@ class ChannelInfo(BaseModel):
 
 
 @router.get("/channels", response_model=list[ChannelInfo], summary="Which model answers each channel")
-def channels(services: Annotated[Services, Depends(get_services)]) -> list[dict[str, Any]]:
+def channels(services: ServicesDep) -> list[dict[str, Any]]:
     out = []
     for channel, family in CHANNEL_FAMILIES.items():
         bundle = services.family(family).current

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Depends, Request
 
+from serving.bundle import ModelBundle
 from serving.metrics import Metrics
-from serving.model_manager import ModelBundle, ModelManager
+from serving.model_manager import ModelManager
 from serving.recommender import Recommender
 from serving.settings import ServingSettings
 
@@ -40,6 +41,9 @@ def get_services(request: Request) -> Services:
     if services is None:
         raise ServicesNotReadyError("the server is starting: model and feature store are not set up yet")
     return services  # type: ignore[no-any-return]
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]  # a route's ``services`` parameter
 
 
 def get_metrics(request: Request) -> Metrics:

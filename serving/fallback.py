@@ -15,8 +15,9 @@ from pathlib import Path
 
 import torch
 
+from models.inputs import N_SPECIALS
+
 POPULARITY_FILE = "popularity.json"
-N_SPECIALS = 2  # index 0 = padding, 1 = the in-store basket token (docs/ARCHITECTURE.md, model I/O contract)
 
 
 def popularity_scores(version_dir: Path, index: dict[str, int], vocab_size: int) -> tuple[torch.Tensor, str]:

@@ -1,7 +1,7 @@
 """The model families the API serves besides next-item recommendation.
 
 Each :class:`Family` names its registry family, how to load one registered version (``make_loader(settings)``
-returns ``loader(ModelVersion) -> bundle``, raising :class:`serving.model_manager.ModelLoadError` when the version
+returns ``loader(ModelVersion) -> bundle``, raising :class:`serving.bundle.ModelLoadError` when the version
 does not load or fails its smoke check) and its routes. :func:`serving.app.build_services` makes one
 :class:`~serving.model_manager.ModelManager` per family (own champion, hot swap, version cache) and
 :func:`serving.app.create_app` includes each family's router. A family adds one entry to :data:`FAMILIES`.

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from models.journey_bundle import JourneyBundle, load_bundle
 from models.journey_sample import sample_journeys
 from models.registry import ModelVersion
-from serving.model_manager import ModelLoadError
+from serving.bundle import ModelLoadError
 from serving.settings import ServingSettings
 
 

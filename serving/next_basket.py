@@ -22,7 +22,7 @@ from models.lens_data import BasketHistory, Instance, LensVocab, collate, from_s
 from models.lens_registry import USERS_FILE
 from models.registry import ModelVersion
 from omniseq.features.sequence import HybridSequence
-from serving.model_manager import ModelLoadError
+from serving.bundle import ModelLoadError
 from serving.settings import ServingSettings
 
 

@@ -21,12 +21,11 @@ import torch
 from redis.exceptions import RedisError
 
 from feature_repo.views import SEQUENCE_FEATURES
-from models.inputs import encode_sequence
+from models.inputs import N_SPECIALS, encode_sequence
 from omniseq.features.sequence import HybridSequence
+from serving.bundle import ModelBundle
 from serving.explain import explain
-from serving.fallback import N_SPECIALS
 from serving.metrics import Metrics
-from serving.model_manager import ModelBundle
 
 log = logging.getLogger(__name__)
 FEATURE_NAMES = list(SEQUENCE_FEATURES)

@@ -8,14 +8,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
 
+from serving.bundle import ModelBundle
 from serving.cross_channel import CHANNEL_FAMILIES
-from serving.dependencies import Services, get_metrics, get_services
+from serving.dependencies import ServicesDep, get_metrics
 from serving.metrics import CONTENT_TYPE, Metrics
-from serving.model_manager import ModelBundle, ModelManager
+from serving.model_manager import ModelManager
 from serving.schemas import ErrorResponse, HealthResponse, ReadyResponse, RecommendRequest, RecommendResponse
 
 router = APIRouter()
-ServicesDep = Annotated[Services, Depends(get_services)]
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "malformed request"},

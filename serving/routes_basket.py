@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from fastapi.responses import Response
 
 from serving.basket import BasketBundle, complete, read_history
 from serving.basket_schemas import BasketCompleteRequest, BasketCompleteResponse
-from serving.dependencies import Services, get_services
+from serving.dependencies import ServicesDep
 from serving.routes import ERRORS
 
 FAMILY = "basket"
 router = APIRouter()
-ServicesDep = Annotated[Services, Depends(get_services)]
 
 
 @router.post(

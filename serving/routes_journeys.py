@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, HTTPException
 from starlette.concurrency import run_in_threadpool
 
 from models.journey_bundle import JourneyBundle
 from models.journey_sample import sample_journeys
-from serving.dependencies import Services, get_services
+from serving.dependencies import ServicesDep
 from serving.journeys_schemas import SimulateRequest, SimulateResponse
 from serving.schemas import ErrorResponse
 
 FAMILY = "journeys"
 router = APIRouter()
-ServicesDep = Annotated[Services, Depends(get_services)]
 
 
 @router.post(

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from redis.exceptions import RedisError
 from starlette.concurrency import run_in_threadpool
 
 from feature_repo.views import SEQUENCE_FEATURES
-from serving.dependencies import Services, get_services
+from serving.dependencies import Services, ServicesDep
 from serving.next_basket import NextBasketBundle, history_from_row, predict_next_basket
 from serving.recommender import StoreUnavailableError
 from serving.routes import ERRORS
@@ -30,9 +30,7 @@ def _read(services: Services, view: str, user_id: str) -> dict[str, Any] | None:
     return rows[0] if rows else None
 
 
-def answer(services: Services, req: NextBasketRequest) -> dict[str, Any]:
-    manager = services.family(FAMILY)
-    bundle: NextBasketBundle = manager.cached(req.model) or manager.resolve(req.model)
+def answer(services: Services, bundle: NextBasketBundle, req: NextBasketRequest) -> dict[str, Any]:
     history = history_from_row(req.user_id, _read(services, bundle.sequence_view, req.user_id))
     out = predict_next_basket(bundle, history, req.k)
     return {
@@ -52,7 +50,6 @@ def answer(services: Services, req: NextBasketRequest) -> dict[str, Any]:
     responses=ERRORS,
     summary="The next basket (LENS) and the days to the next purchase",
 )
-async def next_basket(
-    req: NextBasketRequest, services: Annotated[Services, Depends(get_services)]
-) -> dict[str, Any]:
-    return await run_in_threadpool(answer, services, req)
+async def next_basket(req: NextBasketRequest, services: ServicesDep) -> dict[str, Any]:
+    bundle: NextBasketBundle = await services.family(FAMILY).bundle(req.model)
+    return await run_in_threadpool(answer, services, bundle, req)

@@ -15,13 +15,13 @@ from functools import cache
 from pathlib import Path as FilePath
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from omniseq.features.online import RedisOnlineStore
 from omniseq.schema import MAX_ID_LEN
-from serving.dependencies import Services, get_services
+from serving.dependencies import Services, ServicesDep
 from serving.schemas import ErrorResponse
 from serving.storefront import (
     SEQUENCE_VIEWS,
@@ -40,7 +40,6 @@ STATIC = FilePath(__file__).parent / "static"
 POLL_MS = 1500
 
 router = APIRouter(tags=["storefront"])
-ServicesDep = Annotated[Services, Depends(get_services)]
 ViewQuery = Annotated[
     str | None,
     Query(

@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from models.ann import ItemIndex
-from serving.fallback import N_SPECIALS
+from models.inputs import N_SPECIALS
 
 
 @dataclass(frozen=True, eq=False)

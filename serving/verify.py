@@ -8,7 +8,8 @@ from functools import partial
 from typing import Any
 
 from models.registry import DEFAULT_FAMILY, ModelVersion
-from serving.model_manager import ModelLoadError, load_bundle
+from serving.bundle import ModelLoadError, load_bundle
+from serving.families import FAMILIES
 from serving.settings import ServingSettings
 
 
@@ -16,7 +17,6 @@ def loader_for(family: str, settings: ServingSettings) -> Callable[[ModelVersion
     """The API's loader of ``family`` (None when the API serves no such family)."""
     if family == DEFAULT_FAMILY:
         return partial(load_bundle, smoke_batch=settings.smoke_batch, optimize=False)
-    from serving.families import FAMILIES
 
     for f in FAMILIES:
         if f.name == family:

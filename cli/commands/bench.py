@@ -11,8 +11,6 @@ import pkgutil
 
 import bench
 
-HELP = "Benchmarks (features, serve, pipeline, train, simulator); results go to bench/results/."
-
 
 def available() -> list[str]:
     return sorted(m.name for m in pkgutil.iter_modules(bench.__path__) if not m.name.startswith("_"))

@@ -11,8 +11,6 @@ from rich.table import Table
 
 from omniseq.data import NAMES, Summary, load
 
-HELP = "Summarise a dataset adapter's hybrid histories (users, items, channels, time span)."
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", required=True, help=f"one of: {', '.join(NAMES)}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-HELP = "The whole loop end to end on local processes (what 'make demo' runs)."
+from lifecycle.demo import DemoSettings, run_demo
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -18,8 +18,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lifecycle.demo import DemoSettings, run_demo
-
     overrides: dict[str, Any] = {}
     if args.dataset:
         overrides["dataset"] = args.dataset

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "Stop the local processes started by 'omniseq up'."
+from cli.commands.up import load_settings
+from omniseq.infra.stack import stop_from_pid_files
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -13,9 +14,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cli.commands.up import load_settings
-    from omniseq.infra.stack import stop_from_pid_files
-
     settings = load_settings(args.config)
     result = stop_from_pid_files(settings.run_dir, timeout=args.timeout)
     if not result:

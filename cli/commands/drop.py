@@ -11,7 +11,9 @@ import argparse
 import time
 import uuid
 
-HELP = "Drop one in-store basket (a Parquet file) into the running pipeline's landing folder."
+from omniseq.schema import StoreTransaction
+from omniseq.settings import StackSettings
+from pipeline.producer import write_drop
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,10 +24,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from omniseq.schema import StoreTransaction
-    from omniseq.settings import StackSettings
-    from pipeline.producer import write_drop
-
     items = tuple(i.strip() for i in args.items.split(",") if i.strip())
     ts_ms = args.ts_ms if args.ts_ms is not None else int(time.time() * 1000)
     txn_id = f"manual-{uuid.uuid4().hex[:12]}"

@@ -8,16 +8,21 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rich.console import Console
+from rich.table import Table
+
+from models.cli_args import add_train_options, train_config
+from models.data import from_dataset
+from models.report import COLUMNS, summarise, table_rows, write_results
+from models.train import plot_curves, run_training
+
 if TYPE_CHECKING:
     from models.train import TrainConfig
 
-HELP = "Evaluate recommenders (sampled and full-ranking protocols) and write the results table."
 DEFAULT_MODELS = "sasrec,bert4rec,sasrec_wstore,sasrec_avge,sasrec_attne"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from models.cli_args import add_train_options
-
     parser.add_argument("--models", default=DEFAULT_MODELS, help="comma-separated model names")
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (>= 3 for mean and spread)")
     parser.add_argument("--name", default=None, help="results name (default: the dataset name)")
@@ -26,11 +31,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _print_table(summary: dict, title: str) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    from models.report import COLUMNS, table_rows
-
     table = Table(title=title)
     table.add_column("model")
     for _, label in COLUMNS:
@@ -41,11 +41,6 @@ def _print_table(summary: dict, title: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from models.cli_args import train_config
-    from models.data import from_dataset
-    from models.report import summarise, write_results
-    from models.train import plot_curves, run_training
-
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     base = train_config(args)

@@ -10,7 +10,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-HELP = "Feature registry: apply, list feature views and versions, materialise."
+from feature_repo.views import SERVICES, VIEWS, view
+from omniseq.features.refill import refill_online
+from omniseq.features.store import apply, feature_store, registry_path
+from omniseq.settings import StackSettings
 
 _TYPE_NAMES = {
     "int64": "Int64",
@@ -37,15 +40,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from omniseq.settings import StackSettings
 
     overrides = {"feature_repo": args.feature_repo} if args.feature_repo else {}
     return StackSettings(**overrides)
 
 
 def _defined_table() -> Table:
-    from feature_repo.views import SERVICES, VIEWS
-
     table = Table(title="omniseq feature views (entity user, join key user_id)")
     for col in ("view", "version", "type", "window", "source", "description", "features"):
         table.add_column(col, overflow="fold")
@@ -65,8 +65,6 @@ def _defined_table() -> Table:
 
 
 def _registered_table(args: argparse.Namespace) -> Table:
-    from omniseq.features.store import feature_store
-
     store = feature_store(_settings(args))
     table = Table(title=f"Feast registry of project {store.project}")
     for col in ("view", "version", "window", "source", "description", "features"):
@@ -86,8 +84,6 @@ def run(args: argparse.Namespace) -> int:
         console.print(_registered_table(args) if args.registered else _defined_table())
         return 0
     if args.action == "apply":
-        from omniseq.features.store import apply, registry_path
-
         settings = _settings(args)
         start = time.perf_counter()
         with console.status("feast apply ..."):
@@ -112,9 +108,6 @@ def _utc(text: str) -> dt.datetime:
 
 def _materialize(args: argparse.Namespace, console: Console) -> int:
     """Refill Redis from the offline store (the files the pipeline and the writer commit); docs/RUNBOOK.md."""
-    from feature_repo.views import view
-    from omniseq.features.refill import refill_online
-
     for name in args.views or []:
         view(name)  # unknown names: a clear error first
     start, end = _utc(args.start), _utc(args.end) if args.end else dt.datetime.now(dt.UTC)

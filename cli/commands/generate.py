@@ -12,8 +12,6 @@ from pydantic import ValidationError
 from omniseq.data.sim.config import SimulatorConfig
 from omniseq.data.sim.io import write_dataset
 
-HELP = "Write a synthetic omnichannel dataset (online events + in-store batches) to a folder."
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--users", type=int, required=True, help="number of users to simulate")

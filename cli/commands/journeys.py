@@ -15,10 +15,25 @@ import copy
 import json
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-HELP = "In-store journeys: train the GPT (stores A, B), generate journeys into the landing folder, layout what-if."
+import torch
+
+from models.journey_bundle import FAMILY, JourneyBundle, load_bundle, register, write_artifacts
+from models.journey_eval import compare, journey_stats, js_divergence
+from models.journey_gpt import JourneyModelConfig, build_journey_model
+from models.journey_plots import heatmap_png, region_grid, zone_grid
+from models.journey_sample import sample_journeys
+from models.journey_tokens import train_tokenizer
+from models.journey_train import TrainSettings, generate, prompt_of, train_model
+from models.registry import ModelRegistry
+from omniseq.data.journey_corpus import basket_source, catalog, simulate_corpus
+from omniseq.data.sim.store_plans import store, swap_zones
+from omniseq.settings import StackSettings
+from pipeline.config import PipelineSettings
+from pipeline.producer import write_drop
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -58,8 +73,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
-
     torch.set_num_threads(args.threads)
     try:
         return int({"train": _train, "generate": _generate, "whatif": _whatif}[args.action](args))
@@ -68,23 +81,11 @@ def run(args: argparse.Namespace) -> int:
         return 2
 
 
-def _registry(args: argparse.Namespace) -> Any:
-    from models.registry import ModelRegistry
-    from omniseq.settings import StackSettings
-
+def _registry(args: argparse.Namespace) -> ModelRegistry:
     return ModelRegistry(args.registry or StackSettings().dir("registry"))
 
 
 def _train(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
-    from models.journey_bundle import register, write_artifacts
-    from models.journey_eval import compare, journey_stats
-    from models.journey_gpt import JourneyModelConfig, build_journey_model
-    from models.journey_tokens import train_tokenizer
-    from models.journey_train import TrainSettings, generate, prompt_of, train_model
-    from omniseq.data.journey_corpus import basket_source, catalog, simulate_corpus
-
     source = basket_source(args.source)
     print(f"simulating {args.n_a} store-A and {args.n_b} store-B journeys ({source} baskets) ...")
     ca = simulate_corpus("A", args.n_a, seed=args.seed, source=source)
@@ -124,14 +125,10 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def torch_seed(seed: int) -> None:
-    import torch
-
     torch.manual_seed(seed)
 
 
-def _load(args: argparse.Namespace) -> Any:
-    from models.journey_bundle import FAMILY, load_bundle
-
+def _load(args: argparse.Namespace) -> JourneyBundle:
     registry = _registry(args)
     mv = registry.get(args.version) if args.version else registry.champion(FAMILY)
     if mv is None:
@@ -142,9 +139,6 @@ def _load(args: argparse.Namespace) -> Any:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from models.journey_sample import sample_journeys
-    from omniseq.settings import StackSettings
-
     if not 1 <= args.n <= 100_000:
         raise ValueError("--n must be in 1..100000")
     bundle = _load(args)
@@ -163,20 +157,12 @@ def _generate(args: argparse.Namespace) -> int:
     print(f"{len(journeys)} journeys ({len(receipts)} with purchases) in {time.perf_counter() - started:.1f} s "
           f"-> {out / name}.jsonl")  # fmt: skip
     if not args.no_drop and receipts:
-        from pipeline.config import PipelineSettings
-        from pipeline.producer import write_drop
-
         landing = args.landing or PipelineSettings().dir("landing")
         print(f"in-store drop -> {write_drop(receipts, landing, name)}")
     return 0
 
 
 def _whatif(args: argparse.Namespace) -> int:
-    from models.journey_eval import journey_stats, js_divergence
-    from models.journey_plots import heatmap_png, region_grid, zone_grid
-    from omniseq.data.journey_corpus import basket_source, simulate_corpus
-    from omniseq.data.sim.store_plans import store, swap_zones
-
     base = store(args.store)
     moved = swap_zones(base, *args.swap)
     source = basket_source(args.source)

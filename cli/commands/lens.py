@@ -16,7 +16,9 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import logging
 import os
+import random
 import time
 import uuid
 from collections import Counter
@@ -25,7 +27,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-HELP = "LENS next basket: train + register, behaviour anomalies, out-of-stock alerts (Parquet offline store)."
+import pyarrow as pa
+import pyarrow.parquet as pq
+from matplotlib.figure import Figure
+
+from models.lens_batch import alerts, anomalies, forecasts, train_and_register
+from models.lens_data import DAY_MS, histories_from_dataset, load_dunnhumby, load_tafeng
+from models.lens_jobs import schedule_lookup, simulated_resupply
+from models.lens_train import LensTrainConfig
+from models.registry import ModelRegistry
+from omniseq.data.registry import load
+from omniseq.settings import StackSettings
+from serving.next_basket import NextBasketBundle, load_next_basket
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -56,9 +69,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def load_histories(args: argparse.Namespace) -> dict[str, Any]:
-    from models.lens_data import histories_from_dataset, load_dunnhumby, load_tafeng
-    from omniseq.data.registry import load
-
     if args.data == "dunnhumby":
         return load_dunnhumby(args.data_root, args.max_users, args.seed)
     if args.data == "tafeng":
@@ -66,16 +76,12 @@ def load_histories(args: argparse.Namespace) -> dict[str, Any]:
     else:
         histories = histories_from_dataset(load(args.data, args.data_root))
     if args.max_users is not None and args.max_users < len(histories):
-        import random
-
         keep = random.Random(args.seed).sample(sorted(histories), args.max_users)
         histories = {u: histories[u] for u in keep}
     return histories
 
 
 def _dirs(args: argparse.Namespace) -> tuple[Path, Path, Path]:
-    from omniseq.settings import StackSettings
-
     settings = StackSettings()
     registry = args.registry or settings.dir("registry")
     offline = args.offline or settings.dir("offline")
@@ -85,9 +91,6 @@ def _dirs(args: argparse.Namespace) -> tuple[Path, Path, Path]:
 
 def write_parquet(offline: Path, view: str, rows: list[dict[str, Any]], as_of_ms: int) -> Path:
     """Append one Parquet file to ``<offline>/<view>/date=<as-of>/`` (temporary name, then an atomic rename)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     date = datetime.fromtimestamp(as_of_ms / 1000, tz=UTC).strftime("%Y-%m-%d")
     folder = offline / view / f"date={date}"
     folder.mkdir(parents=True, exist_ok=True)
@@ -111,10 +114,7 @@ def _as_of(histories: dict[str, Any]) -> int:
     return max(stamps) if stamps else int(time.time() * 1000)
 
 
-def _bundle(registry_dir: Path, version: str | None) -> Any:
-    from models.registry import ModelRegistry
-    from serving.next_basket import load_next_basket
-
+def _bundle(registry_dir: Path, version: str | None) -> NextBasketBundle:
     registry = ModelRegistry(registry_dir)
     mv = registry.get(version) if version else registry.champion("next_basket")
     if mv is None:
@@ -125,8 +125,6 @@ def _bundle(registry_dir: Path, version: str | None) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    import logging
-
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     registry_dir, offline, report = _dirs(args)
     histories = load_histories(args)
@@ -140,10 +138,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace, histories: dict[str, Any], registry_dir: Path) -> int:
-    from models.lens_batch import train_and_register
-    from models.lens_train import LensTrainConfig
-    from models.registry import ModelRegistry
-
     registry = ModelRegistry(registry_dir)
     cfg = LensTrainConfig(epochs=args.epochs, seed=args.seed, time_budget_s=args.time_budget_s)
     version, metrics = train_and_register(histories, args.size, registry, cfg)
@@ -156,8 +150,6 @@ def _train(args: argparse.Namespace, histories: dict[str, Any], registry_dir: Pa
 def _anomalies(
     args: argparse.Namespace, histories: dict[str, Any], bundle: Any, offline: Path, report: Path
 ) -> int:
-    from models.lens_batch import anomalies
-
     recs = anomalies(
         bundle.module, bundle.vocab, histories, bundle.max_baskets, bundle.max_basket_size,
         args.clusters, args.threshold, args.seed,
@@ -183,8 +175,6 @@ def _anomalies(
 
 
 def _read_schedule(path: Path) -> Any:
-    from models.lens_jobs import schedule_lookup
-
     with path.open(newline="") as fh:
         rows = list(csv.DictReader(fh))
     return schedule_lookup({(r["store_id"], r["item_id"], int(r["day"])): float(r["units"]) for r in rows})
@@ -193,9 +183,6 @@ def _read_schedule(path: Path) -> Any:
 def _oos(
     args: argparse.Namespace, histories: dict[str, Any], bundle: Any, offline: Path, report: Path
 ) -> int:
-    from models.lens_batch import alerts, forecasts
-    from models.lens_data import DAY_MS
-    from models.lens_jobs import simulated_resupply
 
     as_of = _as_of(histories)
     fcs = forecasts(bundle.module, bundle.vocab, histories, as_of, bundle.max_baskets, bundle.max_basket_size)
@@ -233,12 +220,8 @@ def _oos(
 
 
 def _plot_anomalies(recs: list[Any], path: Path, threshold: float) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig = Figure(figsize=(7, 4))
+    ax = fig.subplots()
     ax.scatter(
         [r.cluster for r in recs],
         [r.score for r in recs],
@@ -251,21 +234,15 @@ def _plot_anomalies(recs: list[Any], path: Path, threshold: float) -> None:
     ax.set_title("LENS behaviour anomalies (red: flagged)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def _plot_oos(found: list[Any], days: int, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     per_day = Counter(a.day for a in found)
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig = Figure(figsize=(7, 4))
+    ax = fig.subplots()
     ax.bar(range(days), [per_day.get(d, 0) for d in range(days)])
     ax.set_xlabel("days after the as-of date")
     ax.set_ylabel("(store, product) alerts")
     ax.set_title("LENS out-of-stock alerts")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)

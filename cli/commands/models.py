@@ -5,7 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-HELP = "Model registry: list versions and the champion."
+from rich.console import Console
+from rich.table import Table
+
+from models.registry import ModelRegistry, RegistryError
+from omniseq.settings import StackSettings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,12 +24,6 @@ def _fmt(value: object) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
-    from rich.table import Table
-
-    from models.registry import ModelRegistry, RegistryError
-    from omniseq.settings import StackSettings
-
     registry = ModelRegistry(args.registry or StackSettings().dir("registry"))
     versions = registry.versions()
     champion_versions, problems = set(), []

@@ -6,7 +6,9 @@ from __future__ import annotations
 import argparse
 import json
 
-HELP = "Run the PyFlink feature job (local mini-cluster or a Flink session cluster)."
+from pipeline.config import PipelineSettings
+from pipeline.runner import main
+from pipeline.sinks import prometheus_text, read_counters
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,9 +24,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pipeline.config import PipelineSettings
-    from pipeline.sinks import prometheus_text, read_counters
-
     if args.metrics:
         cfg = PipelineSettings()
         counts = read_counters(cfg.pipeline_dir / "metrics")
@@ -36,7 +35,6 @@ def run(args: argparse.Namespace) -> int:
             state = f'omniseq_pipeline_job_state{{state="{status["state"]}"}} 1'
             print(prometheus_text(counts) + f"# TYPE omniseq_pipeline_job_state gauge\n{state}")
         return 0
-    from pipeline.runner import main
 
     argv = [*(["--online", args.online] if args.online else []), *[f"--jar={j}" for j in args.jar]]
     argv += [*(["--fresh"] if args.fresh else []), f"--duration-s={args.duration_s}"]

@@ -6,7 +6,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-HELP = "Point the registry's champion at a model version (atomic)."
+from models.registry import ModelRegistry, RegistryError
+from serving.bundle import ModelLoadError
+from serving.settings import ServingSettings
+from serving.verify import verify_version
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -17,11 +20,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from models.registry import ModelRegistry, RegistryError
-    from serving.model_manager import ModelLoadError
-    from serving.settings import ServingSettings
-    from serving.verify import verify_version
-
     settings = ServingSettings()
     registry = ModelRegistry(args.registry or settings.dir("registry"))
     try:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 
-HELP = "Stream a dataset or the simulator into Kafka; write in-store batches as Parquet drops."
+from omniseq.data import load
+from omniseq.schema import sort_key
+from pipeline.config import PipelineSettings
+from pipeline.producer import DropScheduler, Pacer, Replayer, kafka_producer
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,11 +29,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from omniseq.data import load
-    from omniseq.schema import sort_key
-    from pipeline.config import PipelineSettings
-    from pipeline.producer import DropScheduler, Pacer, Replayer, kafka_producer
-
     cfg = PipelineSettings()
     opts = {"users": args.users} if args.users is not None else {}
     dataset = load(args.dataset, args.root, **opts)

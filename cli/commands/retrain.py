@@ -7,7 +7,10 @@ import logging
 import signal
 import threading
 
-HELP = "Scheduled retraining: train, compare with the champion, promote if better."
+from rich.console import Console
+
+from lifecycle.retrain import RetrainConfig, retrain_once
+from lifecycle.schedule import run_on_schedule, validate_cron
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,8 +25,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _config(args: argparse.Namespace) -> object:
-    from lifecycle.retrain import RetrainConfig
-
     overrides = {
         "model": args.model, "margin": args.margin, "epochs": args.epochs, "end_ms": args.end_ms,
         "lookback_days": args.lookback_days, "schedule": args.cron,
@@ -32,11 +33,6 @@ def _config(args: argparse.Namespace) -> object:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
-    from lifecycle.retrain import RetrainConfig, retrain_once
-    from lifecycle.schedule import run_on_schedule, validate_cron
-
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     console = Console()
     cfg = _config(args)

@@ -10,7 +10,9 @@ import argparse
 import importlib.util
 import os
 
-HELP = "Run the FastAPI recommendation server (uvicorn)."
+import uvicorn
+
+from serving.settings import ServingSettings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,10 +47,6 @@ def _export_overrides(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from serving.settings import ServingSettings
-
     _export_overrides(args)
     settings = ServingSettings()  # validates the environment before any worker starts
     has = importlib.util.find_spec

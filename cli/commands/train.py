@@ -7,13 +7,18 @@ import json
 import tempfile
 from pathlib import Path
 
-HELP = "Train a recommender (from the offline store or a dataset), export TorchScript and register it."
+import pandas as pd
+from rich.console import Console
+
+from models.cli_args import add_train_options, train_config
+from models.data import from_feature_frame
+from models.registry import ModelRegistry
+from models.train import manifest_of, run_training, write_artifacts
+from models.zoo import VARIANTS
+from omniseq.settings import StackSettings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from models.cli_args import add_train_options
-    from models.zoo import VARIANTS
-
     parser.add_argument("--model", default="sasrec", choices=sorted(VARIANTS), help="architecture / variant")
     parser.add_argument("--seed", type=int, default=0, help="random seed")
     parser.add_argument(
@@ -32,15 +37,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import pandas as pd
-    from rich.console import Console
-
-    from models.cli_args import train_config
-    from models.data import from_feature_frame
-    from models.registry import ModelRegistry
-    from models.train import manifest_of, run_training, write_artifacts
-    from omniseq.settings import StackSettings
-
     console = Console()
     cfg = train_config(args, model=args.model, seed=args.seed)
     data = from_feature_frame(pd.read_parquet(args.offline)) if args.offline else None

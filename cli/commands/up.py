@@ -10,10 +10,12 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from omniseq.infra.process import InfraError, read_pids
+from omniseq.infra.stack import LocalStack, describe, print_error
+from omniseq.settings import StackSettings
+
 if TYPE_CHECKING:
     from omniseq.settings import StackSettings
-
-HELP = "Start Kafka (KRaft), Redis and Flink jars as local processes; 'omniseq down' stops them."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,17 +32,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def load_settings(config: str | None) -> StackSettings:
     """StackSettings from ``--config`` (YAML) or the environment alone."""
-    from omniseq.settings import StackSettings
-
     settings = StackSettings.from_yaml(config) if config else StackSettings()
     assert isinstance(settings, StackSettings)
     return settings
 
 
 def run(args: argparse.Namespace) -> int:
-    from omniseq.infra.process import InfraError, read_pids
-    from omniseq.infra.stack import LocalStack, describe, print_error
-
     settings = load_settings(args.config)
     running = read_pids(settings.run_dir)
     if running:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.cluster import DBSCAN
 
-from omniseq.data.sim.store_layout import CELL_M, CHECKOUT_REGION, Cell, StoreLayout, encode_cell
+from omniseq.data.sim.store_layout import CELL_M, CHECKOUT_REGION, StoreLayout, encode_cell
 from omniseq.data.sim.store_sim import Journey, category_of
 
 BUY = "$"
@@ -151,13 +151,6 @@ def mapping_quality(
         "purchase_precision": tp / max(tp + fp, 1),
         "purchase_recall": tp / max(tp + fn, 1),
     }
-
-
-def region_of_cell(layout: StoreLayout, cell: Cell) -> str | None:
-    """The region name of a walkable cell (None for shelves and outside the store)."""
-    if not layout.walkable(cell):
-        return None
-    return layout.regions[int(layout.region_of[cell])]
 
 
 __all__ = ["BUY", "CHECKOUT_REGION", "EncodingConfig", "encode_journey", "mapping_quality"]

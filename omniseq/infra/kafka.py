@@ -8,17 +8,23 @@ On first start the storage under ``<run_dir>/kafka/data`` is formatted with ``ka
 
 from __future__ import annotations
 
+import argparse
 import base64
 import contextlib
 import os
 import re
 import shutil
 import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
 from string import Template
 from types import TracebackType
+
+from kafka.admin import KafkaAdminClient
+from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from omniseq.infra.jars import INFRA_DIR, Jars, ensure_jars
 from omniseq.infra.process import InfraError, ManagedProcess, check_ports_free, tail
@@ -154,8 +160,6 @@ class KafkaBroker:
 
     def admin(self, timeout_ms: int = 5000) -> object:
         """A kafka-python ``KafkaAdminClient`` for this broker (close it after use)."""
-        from kafka.admin import KafkaAdminClient
-
         return KafkaAdminClient(
             bootstrap_servers=self.bootstrap,
             client_id="omniseq-infra",
@@ -165,8 +169,6 @@ class KafkaBroker:
 
     def ready(self) -> bool:
         """True when a kafka-python admin client can fetch cluster metadata with at least one broker."""
-        from kafka.errors import KafkaError
-
         try:
             admin = self.admin(timeout_ms=2000)
         except (KafkaError, OSError, ValueError):
@@ -180,8 +182,6 @@ class KafkaBroker:
 
     def create_topics(self, names: Iterable[str], partitions: int | None = None) -> None:
         """Create topics (existing ones are left alone) and wait until every partition has a leader."""
-        from kafka.errors import KafkaError, TopicAlreadyExistsError
-
         parts = partitions or self.settings.kafka_partitions
         admin = self.admin(timeout_ms=30000)
         try:
@@ -216,10 +216,6 @@ class KafkaBroker:
 def main(argv: list[str] | None = None) -> int:
     """``python -m omniseq.infra.kafka create-topics [NAME ...]``: wait for the broker named by the settings
     (``OMNISEQ_KAFKA_HOST``/``OMNISEQ_KAFKA_PORT``; e.g. docker-compose's ``kafka``) and create the topics."""
-    import argparse
-    import sys
-    import time
-
     parser = argparse.ArgumentParser(prog="python -m omniseq.infra.kafka")
     parser.add_argument("action", choices=["create-topics"])
     parser.add_argument("names", nargs="*", help="topics (default: the clickstream and DLQ topics)")

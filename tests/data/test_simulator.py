@@ -11,9 +11,9 @@ import pytest
 from pydantic import ValidationError
 
 from omniseq.data import Simulator, SimulatorConfig
-from omniseq.data.sim.stats import channel_mix, store_effect_rates
 from omniseq.data.sim.world import basket_size_pmf, category_covariance, vine_correlation
 from omniseq.schema import OnlineEvent, StoreTransaction, sort_key
+from tests.data.sim_stats import channel_mix, store_effect_rates
 
 SMALL: dict[str, Any] = {"n_categories": 12, "items_per_category": 30}
 

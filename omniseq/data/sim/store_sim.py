@@ -30,6 +30,7 @@ from typing import Literal
 
 import numpy as np
 
+from omniseq.data.registry import load
 from omniseq.data.sim.store_layout import CATEGORIES, CELL_M, Cell, StoreLayout, astar
 from omniseq.schema import StoreTransaction
 
@@ -96,8 +97,6 @@ def category_of(item: str, categories: tuple[str, ...] = CATEGORIES) -> str:
 
 def baskets_from(source: str, root: str | None = None) -> Iterator[tuple[str, tuple[str, ...]]]:
     """``(user_id, items)`` of the in-store baskets of a dataset (``simulator``, ``tafeng``, ``dunnhumby``, ...)."""
-    from omniseq.data.registry import load  # the registry imports the heavy adapters; only here
-
     opts: dict[str, int] = {"users": 100_000} if source == "simulator" else {}
     for txn in load(source, root, **opts).store_transactions():
         yield txn.user_id, txn.items

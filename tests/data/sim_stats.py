@@ -1,4 +1,4 @@
-"""Measuring what the simulator promises (used by its tests, the benchmark and ``docs/DATA.md``).
+"""Measuring what the simulator promises: the test oracle of `tests/data/test_simulator.py` (and `docs/DATA.md`).
 
 :func:`store_effect_rates` measures the in-store -> online effect from the generated behaviours alone plus the
 known ground truth (item categories and each group's complement structure): over online sessions that follow an
