@@ -46,9 +46,11 @@ COPY pyproject.toml uv.lock ./
 RUN --mount=type=cache,target=/root/.cache/uv \
     touch README.md && uv sync --frozen --no-dev --no-install-project --python python3.11
 
-# the Kafka / Flink jars (Maven); changes only with the poms
+# the Kafka / Flink jars (Maven) and the jvm/ module (the Flink operators); changes only with the poms and jvm/
 FROM build AS jars
 COPY infra/maven infra/maven
+COPY jvm/pom.xml jvm/pom.xml
+COPY jvm/src jvm/src
 COPY omniseq/__init__.py omniseq/settings.py omniseq/
 COPY omniseq/infra/__init__.py omniseq/infra/process.py omniseq/infra/jars.py omniseq/infra/
 RUN --mount=type=cache,target=/root/.m2 \
