@@ -134,14 +134,11 @@ def caught_up(settings: StackSettings, newest: dict[str, int], view: str) -> boo
     return all(r is not None and int(r["last_ts"]) >= newest[u] for u, r in zip(users, rows, strict=True))
 
 
-def offline_caught_up(settings: StackSettings, newest: dict[str, int], view: str) -> bool:
-    """Every user's newest offline row holds their newest behaviour (rows are committed on checkpoints)."""
-    from omniseq.features.offline import OfflineWriter
+def offline_caught_up(settings: StackSettings, newest: dict[str, int]) -> bool:
+    """Every user's newest behaviour is in the offline behaviour log (its files are committed on checkpoints)."""
+    from omniseq.features.behaviour_log import newest_ts
 
-    table = OfflineWriter(settings.dir("offline")).read(view).select(["user_id", "last_ts"]).to_pylist()
-    seen: dict[str, int] = {}
-    for rec in table:
-        seen[rec["user_id"]] = max(seen.get(rec["user_id"], 0), int(rec["last_ts"] or 0))
+    seen = newest_ts(settings.dir("offline"))
     return all(seen.get(u, 0) >= ts for u, ts in newest.items())
 
 
@@ -290,7 +287,7 @@ class Loop:
         self.procs.check_exit("replay")
         wait_until("every user's newest behaviour in Redis", lambda: caught_up(self.settings, newest, self.view),
                    timeout, alive=alive)  # fmt: skip
-        wait_until("the offline store to catch up", lambda: offline_caught_up(self.settings, newest, self.view),
+        wait_until("the offline store to catch up", lambda: offline_caught_up(self.settings, newest),
                    timeout, alive=alive)  # fmt: skip
 
     def start_api(self) -> str:

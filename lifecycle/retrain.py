@@ -75,10 +75,9 @@ def load_sequences(
     settings: StackSettings, view_name: str, start_ms: int, end_ms: int
 ) -> list[HybridSequence]:
     """Each user's hybrid sequence as of ``end_ms`` from the offline store, limited to ``[start_ms, end_ms]``."""
-    from omniseq.features.offline import OfflineWriter
-    from omniseq.features.training import LABEL_TS, build_training_set
+    from omniseq.features.training import LABEL_TS, build_training_set, offline_users
 
-    users = sorted(OfflineWriter(settings.dir("offline")).users(view_name))
+    users = sorted(offline_users(settings, view_name))
     if not users:
         return []
     labels = pd.DataFrame({"user_id": users, LABEL_TS: [end_ms + 1] * len(users)})
