@@ -1,20 +1,23 @@
 """``omniseq bench pipeline --events N``: simulator -> Kafka -> the Flink feature job -> Redis.
 
-Measured in one run, on processes this benchmark starts (Kafka, Redis, the local Flink mini-cluster):
+Measured in one run, on processes this benchmark starts (Kafka, Redis, the local Flink mini-cluster, or with
+``--session-cluster P`` a Flink session cluster of P slots running both jobs at parallelism P):
 
-* ``produce_events_per_s``: kafka-python replay of the simulator's online events (preloaded before the job starts);
+* ``produce_events_per_s``: kafka-python replay of the simulator's online events (preloaded before the jobs start);
 * ``baseline``: a plain Flink SQL HOP-window job (Kafka JSON -> count per user -> blackhole,
   :mod:`bench._pipeline_baseline`) draining the same backlog first; ``ratio_to_baseline`` = product / baseline;
-* ``sustained_events_per_s``: the job draining that backlog (events counted by the keyed operator, between 10 %
-  and 90 % of the backlog, so start-up is excluded); ``busy_ms_per_s`` per job vertex says where the time goes,
-  ``busy_us_per_event`` the same per event (busy time, a bound on CPU time, of each operator chain);
-* freshness: then events are produced at ``--rate`` (default: half the sustained rate); for probe events, the time from ``send()`` to the user's
-  ``user_hybrid_seq_v1`` row in Redis containing the event (p50 / p99 / max);
+* ``sustained_events_per_s``: the job draining that backlog (events counted by the keyed operator; the rate between
+  10 % and 90 % of the backlog, so start-up and tail are excluded); over that same interval, per job vertex
+  (operator chain) ``busy_us_per_event`` and ``busy_ms_per_s`` (Flink's accumulated busy time: CPU plus waiting
+  inside the operator, e.g. for a core on a loaded machine or for Redis) and per process ``cpu_us_per_event``
+  (CPU seconds of the Flink JVM(s), the broker and Redis per event) — see :mod:`bench._pipeline_metrics`;
+* freshness: then events are produced at ``--rate`` (default: half the sustained rate); for probe events, the time
+  from ``send()`` to the user's ``user_hybrid_seq_v1`` row in Redis containing the event (p50 / p99 / max);
 * ``events_lost``: produced valid events minus events the job counted (new + duplicates), and users whose Redis
   sequence does not end with their newest event.
 
-Writes ``bench/results/pipeline.json`` (with the time series ``throughput_timeline`` and ``freshness_timeline``) and
-its figure ``pipeline.png`` (:func:`bench.plots.plot_pipeline`).
+Writes ``bench/results/pipeline.json`` (``pipeline_p<P>.json`` with ``--session-cluster P``; with the time series
+``throughput_timeline`` and ``freshness_timeline``) and its figure (:func:`bench.plots.plot_pipeline`).
 """
 
 from __future__ import annotations
