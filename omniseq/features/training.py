@@ -125,9 +125,7 @@ def _log_view(log: pa.Table, labels: pd.DataFrame, view_name: str, names: list[s
     rows = view_as_of(
         log, view_name, labels[USER_JOIN_KEY].astype(str).tolist(), labels[LABEL_TS].to_numpy() - 1
     )
-    out = pd.DataFrame({n: rows[n].to_pylist() for n in names})
-    _to_lists(out, names)
-    return out
+    return pd.DataFrame({n: pd.Series(rows[n].to_pylist(), dtype=object) for n in names})  # lists and None
 
 
 def _parquet_engine(
