@@ -11,11 +11,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from feature_repo.views import BASKET_CODE, EVENT_TYPE_CODES
-from omniseq.features.behaviour_log import LOG_COLUMNS, LOG_NAME, read_log, sequences_as_of, view_as_of
+from omniseq.features.behaviour_log import LOG_NAME, read_log, sequences_as_of, view_as_of
 from omniseq.features.sequence import HybridSequence
 from omniseq.schema import EVENT_TYPES, Behaviour, OnlineEvent, StoreTransaction
-from tests.pipeline.reference import instore_aggregates
+from tests.pipeline.reference import instore_aggregates, log_table
 
 T0 = 1_700_000_000_000
 ETYPES: list[Any] = list(EVENT_TYPES)
@@ -35,22 +34,7 @@ def _history(seed: int, n: int = 600) -> list[Behaviour]:
 
 
 def _log(history: list[Behaviour]) -> pa.Table:
-    rows: dict[str, list[Any]] = {c: [] for c in LOG_COLUMNS}
-    for arrival, b in enumerate(history):
-        basket = isinstance(b, StoreTransaction)
-        rows["user_id"].append(b.user_id)
-        rows["key"].append(b.txn_id if isinstance(b, StoreTransaction) else b.event_id)
-        rows["type_code"].append(BASKET_CODE if basket else EVENT_TYPE_CODES[b.event_type])  # type: ignore[union-attr]
-        rows["item_id"].append("" if basket else b.item_id)  # type: ignore[union-attr]
-        rows["ts_ms"].append(b.ts_ms)
-        rows["items"].append(list(b.items) if isinstance(b, StoreTransaction) else [])
-        rows["store_id"].append(b.store_id if isinstance(b, StoreTransaction) else "")
-        rows["arrival_ms"].append(T0 + arrival)
-    return pa.table(rows, schema=pa.schema([
-        ("user_id", pa.string()), ("key", pa.string()), ("type_code", pa.int32()), ("item_id", pa.string()),
-        ("ts_ms", pa.int64()), ("items", pa.list_(pa.string())), ("store_id", pa.string()),
-        ("arrival_ms", pa.int64()),
-    ]))  # fmt: skip
+    return log_table(history, T0)
 
 
 @pytest.mark.parametrize("seed,max_len", [(1, 5), (2, 20), (3, 1000)])

@@ -7,21 +7,19 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from bench.feature_rows import T0, sample_row
 from cli.commands import features as cmd
-from feature_repo.views import BASKET_CODE, EVENT_TYPE_CODES
-from omniseq.features.behaviour_log import LOG_COLUMNS, LOG_NAME
+from omniseq.features.behaviour_log import LOG_NAME
 from omniseq.features.offline import rows_to_table
 from omniseq.features.online import RedisOnlineStore, redis_key
 from omniseq.features.refill import refill_online
 from omniseq.features.sequence import HybridSequence
 from omniseq.schema import Behaviour, OnlineEvent, StoreTransaction
 from omniseq.settings import StackSettings
-from tests.pipeline.reference import instore_aggregates
+from tests.pipeline.reference import instore_aggregates, log_table
 
 VIEW = "user_hybrid_seq_v2"
 pytestmark = pytest.mark.integration
@@ -69,7 +67,7 @@ def test_refill_rebuilds_log_fed_views_from_the_behaviour_log(
     ]
     folder = tmp_path / "run" / "offline" / LOG_NAME / "date=2023-11-14"
     folder.mkdir(parents=True)
-    pq.write_table(_log_table(history), folder / "part-0.parquet")
+    pq.write_table(log_table(history, T0 + 10_000), folder / "part-0.parquet")
     settings = StackSettings(
         run_dir=tmp_path / "run",
         redis_port=feature_settings.redis_port,
@@ -86,24 +84,3 @@ def test_refill_rebuilds_log_fed_views_from_the_behaviour_log(
         instore_aggregates(b for b in history if isinstance(b, StoreTransaction))["log_u1"],
         None,
     ]
-
-
-def _log_table(history: list[Behaviour]) -> pa.Table:
-    rows: dict[str, list[Any]] = {c: [] for c in LOG_COLUMNS}
-    for arrival, b in enumerate(history):
-        basket = isinstance(b, StoreTransaction)
-        rows["user_id"].append(b.user_id)
-        rows["key"].append(b.txn_id if isinstance(b, StoreTransaction) else b.event_id)
-        rows["type_code"].append(BASKET_CODE if basket else EVENT_TYPE_CODES[b.event_type])  # type: ignore[union-attr]
-        rows["item_id"].append("" if basket else b.item_id)  # type: ignore[union-attr]
-        rows["ts_ms"].append(b.ts_ms)
-        rows["items"].append(list(b.items) if isinstance(b, StoreTransaction) else [])
-        rows["store_id"].append(b.store_id if isinstance(b, StoreTransaction) else "")
-        rows["arrival_ms"].append(T0 + 10_000 + arrival)
-    types = {
-        "type_code": pa.int32(),
-        "items": pa.list_(pa.string()),
-        "ts_ms": pa.int64(),
-        "arrival_ms": pa.int64(),
-    }
-    return pa.table({c: pa.array(v, types.get(c, pa.string())) for c, v in rows.items()})
