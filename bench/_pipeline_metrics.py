@@ -6,7 +6,8 @@ and where the time goes in that interval.
 * ``busy_us_per_event``: per job vertex (an operator chain), the growth of Flink's ``accumulated-busy-time``
   (summed over its subtasks, REST ``/jobs/:id/vertices/:vid``) over the same interval, divided by the events of
   that interval: the wall time the vertex's task threads were busy per event — CPU time plus time blocked
-  inside the operator (e.g. on Redis). Idle and back-pressured time are not counted;
+  inside the operator (e.g. on Redis). Idle and back-pressured time are not counted; null where a subtask had
+  no value at a reading;
 * ``cpu_us_per_event``: CPU seconds (user + system, ``psutil``) of each named process (the Flink JVM, the Kafka
   broker, Redis) over the interval, divided by its events.
 """
@@ -44,9 +45,7 @@ def vertex_busy_ms(rest_url: str, job_id: str) -> dict[str, float]:
     for v in rest_get(rest_url, f"/jobs/{job_id}")["vertices"]:
         subtasks = rest_get(rest_url, f"/jobs/{job_id}/vertices/{v['id']}")["subtasks"]
         values = [float(s["metrics"].get("accumulated-busy-time", "nan")) for s in subtasks]
-        out[v["name"][:120]] = (
-            sum(x for x in values if x >= 0) if any(x >= 0 for x in values) else float("nan")
-        )
+        out[v["name"][:120]] = sum(values) if values and all(x >= 0 for x in values) else float("nan")
     return out
 
 
@@ -109,6 +108,12 @@ def drain_rate(samples: list[tuple[float, int]], target: int) -> float:
     return (HI - LO) * target / (hi - lo) if lo is not None and hi is not None and hi > lo else 0.0
 
 
+def _delta(before: float, after: float) -> float | None:
+    """Growth of a counter; None where a subtask had no value at a reading (NaN) or the counter went back."""
+    d = after - before
+    return d if d == d and d >= 0 else None
+
+
 @dataclass
 class Mark:
     """Counters read when the count crossed one threshold."""
@@ -164,11 +169,12 @@ class Drain:
             events, secs = b.n - a.n, b.t - a.t
             out["measured_events"], out["measured_s"] = events, round(secs, 3)
             if events > 0 and secs > 0:
+                delta = {k: _delta(a.busy_ms.get(k, 0.0), b.busy_ms[k]) for k in b.busy_ms}
                 out["busy_us_per_event"] = {
-                    k: round((b.busy_ms[k] - a.busy_ms.get(k, 0.0)) * 1000 / events, 2) for k in b.busy_ms
+                    k: None if d is None else round(d * 1000 / events, 2) for k, d in delta.items()
                 }
                 out["busy_ms_per_s"] = {
-                    k: round((b.busy_ms[k] - a.busy_ms.get(k, 0.0)) / secs, 1) for k in b.busy_ms
+                    k: None if d is None else round(d / secs, 1) for k, d in delta.items()
                 }
                 out["cpu_us_per_event"] = {
                     k: round((b.cpu_s[k] - a.cpu_s.get(k, 0.0)) * 1e6 / events, 2) for k in b.cpu_s

@@ -38,7 +38,8 @@ def _where_time_goes(d: dict[str, Any], top: int = 3) -> str:
     flink = sum(v for k, v in cpu.items() if k.startswith("flink"))
     base_cpu = (d.get("baseline") or {}).get("cpu_us_per_event") or {}
     base = sum(v for k, v in base_cpu.items() if k.startswith("flink"))
-    busy = sorted((d.get("busy_us_per_event") or {}).items(), key=lambda kv: -kv[1])[:top]
+    known = {k: v for k, v in (d.get("busy_us_per_event") or {}).items() if v is not None and v == v}
+    busy = sorted(known.items(), key=lambda kv: -kv[1])[:top]
     ops = ", ".join(f"{_operator(k)} {v:.0f}" for k, v in busy)
     out = f"Flink CPU {flink:.0f} µs/event (baseline {base:.0f})" if cpu else ""
     return out + (f"; busiest operators, busy µs/event: {ops}" if ops else "")
