@@ -1,25 +1,29 @@
 """``omniseq bench pipeline --events N``: simulator -> Kafka -> the Flink feature job -> Redis.
 
-Measured in one run, on processes this benchmark starts (Kafka, Redis, the local Flink mini-cluster):
+Measured in one run, on processes this benchmark starts (Kafka, Redis, the local Flink mini-cluster, or with
+``--session-cluster P`` a Flink session cluster of P slots running both jobs at parallelism P):
 
-* ``produce_events_per_s``: kafka-python replay of the simulator's online events (preloaded before the job starts);
+* ``produce_events_per_s``: kafka-python replay of the simulator's online events (preloaded before the jobs start);
 * ``baseline``: a plain Flink SQL HOP-window job (Kafka JSON -> count per user -> blackhole,
   :mod:`bench._pipeline_baseline`) draining the same backlog first; ``ratio_to_baseline`` = product / baseline;
-* ``sustained_events_per_s``: the job draining that backlog (events counted by the keyed operator, between 10 %
-  and 90 % of the backlog, so start-up is excluded); ``busy_ms_per_s`` per job vertex says where the time goes,
-  ``busy_us_per_event`` the same per event (busy time, a bound on CPU time, of each operator chain);
-* freshness: then events are produced at ``--rate`` (default: half the sustained rate); for probe events, the time from ``send()`` to the user's
-  ``user_hybrid_seq_v1`` row in Redis containing the event (p50 / p99 / max);
+* ``sustained_events_per_s``: the job draining that backlog (events counted by the keyed operator; the rate between
+  10 % and 90 % of the backlog, so start-up and tail are excluded); over that same interval, per job vertex
+  (operator chain) ``busy_us_per_event`` and ``busy_ms_per_s`` (Flink's accumulated busy time: CPU plus waiting
+  inside the operator, e.g. for a core on a loaded machine or for Redis) and per process ``cpu_us_per_event``
+  (CPU seconds of the Flink JVM(s), the broker and Redis per event) — see :mod:`bench._pipeline_metrics`;
+* freshness: then events are produced at ``--rate`` (default: half the sustained rate); for probe events, the time
+  from ``send()`` to the user's ``user_hybrid_seq_v1`` row in Redis containing the event (p50 / p99 / max);
 * ``events_lost``: produced valid events minus events the job counted (new + duplicates), and users whose Redis
   sequence does not end with their newest event.
 
-Writes ``bench/results/pipeline.json`` (with the time series ``throughput_timeline`` and ``freshness_timeline``) and
-its figure ``pipeline.png`` (:func:`bench.plots.plot_pipeline`).
+Writes ``bench/results/pipeline.json`` (``pipeline_p<P>.json`` with ``--session-cluster P``; with the time series
+``throughput_timeline`` and ``freshness_timeline``) and its figure (:func:`bench.plots.plot_pipeline`).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -27,13 +31,16 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from bench._pipeline_baseline import drain_rate, rest_get, run_baseline, vertex_busy
+from bench._pipeline_baseline import run_baseline
+from bench._pipeline_metrics import Drain, flink_jvm_pids, running_job
 from bench.plots import plot_pipeline
 from omniseq.data import load
 from omniseq.features.online import RedisOnlineStore
+from omniseq.infra.flink_cluster import FlinkSessionCluster
 from omniseq.infra.kafka import KafkaBroker
 from omniseq.infra.process import free_port
 from omniseq.infra.redis import RedisServer
@@ -45,6 +52,8 @@ from pipeline.runner import resolve_jars, start
 from pipeline.sinks import read_counters
 
 RESULTS = Path(__file__).parent / "results" / "pipeline.json"
+# the session cluster: REST metrics refreshed every 100 ms (the baseline drains in seconds), room for both jobs' state
+SESSION_CONFIG = {"metrics.fetcher.update-interval": "100 ms", "taskmanager.memory.process.size": "2048m"}
 
 
 def _events(n: int, users: int) -> list[OnlineEvent]:
@@ -65,38 +74,23 @@ def _processed(cfg: PipelineSettings) -> int:
     return c.get("events", 0) + c.get("duplicate_events", 0)
 
 
-def _vertex_busy(rest_port: int) -> dict[str, float]:
-    """busyTimeMsPerSecond per job vertex (summed over subtasks) of the running job."""
-    url = f"http://127.0.0.1:{rest_port}"
-    try:
-        job = next(j["id"] for j in rest_get(url, "/jobs")["jobs"] if j["status"] == "RUNNING")
-    except (OSError, StopIteration, KeyError, ValueError) as exc:
-        return {f"error: {str(exc)[:80]}": float("nan")}
-    return vertex_busy(url, job)
-
-
-def _drain(cfg: PipelineSettings, target: int, rest_port: int, timeout_s: float) -> dict[str, Any]:
-    samples: list[tuple[float, int]] = []
-    busy: dict[str, float] = {}
+def _drain(
+    cfg: PipelineSettings,
+    target: int,
+    rest_url: str,
+    pids: Callable[[], dict[str, list[int]]],
+    timeout_s: float,
+) -> dict[str, Any]:
     t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout_s:
-        n = _processed(cfg)
-        samples.append((time.monotonic(), n))
-        if not busy and n >= target // 2:
-            busy = _vertex_busy(rest_port)
-        if n >= target:
-            break
-        time.sleep(0.2)
-    rate = drain_rate(samples, target)
+    drain = Drain(lambda: _processed(cfg), target, rest_url, lambda: running_job(rest_url), pids, poll_s=0.2)
+    drain.run(timeout_s)
+    samples = drain.samples
     first = next((t for t, n in samples if n > 0), samples[-1][0])
     return {
-        "sustained_events_per_s": round(rate),
+        **drain.report(),
         "drain_s": round(samples[-1][0] - first, 2),
         "startup_to_first_event_s": round(first - t0, 2),
-        "processed": samples[-1][1],
-        "busy_ms_per_s": busy,
         "throughput_timeline": [[round(t - t0, 2), n] for t, n in samples[:: -(-len(samples) // 600)]],
-        "busy_us_per_event": {k: round(v * 1000 / rate, 2) for k, v in busy.items()} if rate else {},
     }
 
 
@@ -164,7 +158,7 @@ def _freshness(cfg: PipelineSettings, events: list[OnlineEvent], rate: float, pr
     thread.join(timeout=60)
     producer.close()
     lat = sorted(probe.latencies)
-    q = statistics.quantiles(lat, n=100) if len(lat) >= 2 else [float("nan")] * 99
+    q = statistics.quantiles(lat, n=100, method="inclusive") if len(lat) >= 2 else [float("nan")] * 99
     return {
         "rate_target_events_per_s": rate,
         "rate_achieved_events_per_s": round(len(events) / produce_s),
@@ -195,15 +189,37 @@ def _lost(cfg: PipelineSettings, events: list[OnlineEvent]) -> dict[str, Any]:
     }
 
 
-def _stack(run_dir: Path) -> tuple[Any, Any, PipelineSettings, int]:
+@contextlib.contextmanager
+def _stack(
+    run_dir: Path, session_parallelism: int
+) -> Iterator[tuple[PipelineSettings, dict[str, list[int]]]]:
+    """Kafka, Redis and (``session_parallelism`` > 0) a Flink session cluster with that many slots; the settings
+    that point at them and the processes whose CPU is measured."""
     stack = isolated_settings(run_dir)
-    broker, redis_srv = KafkaBroker(stack).start(), RedisServer(stack).start()
-    broker.create_topics([stack.clickstream_topic, stack.dlq_topic])
-    cfg = PipelineSettings(**{k: v for k, v in stack.model_dump().items() if v is not None})
-    return broker, redis_srv, cfg, free_port()
+    with contextlib.ExitStack() as stop:
+        broker = KafkaBroker(stack).start()
+        stop.callback(broker.stop)
+        redis_srv = RedisServer(stack).start()
+        stop.callback(redis_srv.stop)
+        broker.create_topics([stack.clickstream_topic, stack.dlq_topic])
+        cfg = PipelineSettings(**{k: v for k, v in stack.model_dump().items() if v is not None})
+        pids = {"kafka_broker": [broker.pid or 0], "redis": [redis_srv.pid or 0]}
+        if session_parallelism:
+            cluster = FlinkSessionCluster(stack, slots=session_parallelism, config=SESSION_CONFIG).start()
+            stop.callback(cluster.stop)
+            cfg = cfg.model_copy(
+                update={"flink_target": cluster.target, "flink_parallelism": session_parallelism}
+            )
+            pids["flink_taskmanager"] = cluster.pids()[1:]
+            pids["flink_jobmanager"] = cluster.pids()[:1]
+        else:
+            pids[
+                "flink_jvm"
+            ] = []  # the gateway JVM hosting the mini-cluster: found once started (_with_gateway)
+        yield cfg, pids
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="omniseq bench pipeline", description=__doc__.split("\n")[0])
     p.add_argument("--events", type=int, default=200_000, help="events preloaded for the throughput phase")
     p.add_argument("--users", type=int, default=0, help="simulated users (default: events / 60)")
@@ -217,42 +233,59 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--probes", type=int, default=300, help="probe events whose freshness is measured")
     p.add_argument("--no-offline", action="store_true", help="disable the Parquet offline sinks")
     p.add_argument(
-        "--no-snapshots",
+        "--snapshots",
         action="store_true",
-        help="offline: the behaviour log only, no per-event view snapshots",
+        help="offline: also the per-behaviour view snapshots (off by default: the behaviour log only)",
     )
     p.add_argument("--no-baseline", action="store_true", help="skip the HOP-window baseline job")
-    p.add_argument("--out", type=Path, default=RESULTS)
-    args = p.parse_args(argv)
+    p.add_argument(
+        "--session-cluster",
+        type=int,
+        default=0,
+        metavar="P",
+        help="run both jobs on a Flink session cluster (JobManager + TaskManager) with P slots, parallelism P "
+        "(the scale-out path); default: the product's local mini-cluster. Output default: pipeline_p<P>.json",
+    )
+    p.add_argument("--out", type=Path, default=None, help=f"default: {RESULTS}")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    out: Path = args.out or (
+        RESULTS.with_name(f"pipeline_p{args.session_cluster}.json") if args.session_cluster else RESULTS
+    )
     users = args.users or max(100, (args.events + args.fresh_events) // 50)
     evs = _events(args.events + args.fresh_events, users)
     backlog, live = evs[: args.events], evs[args.events :]
-    with tempfile.TemporaryDirectory(prefix="bench-pipeline-", ignore_cleanup_errors=True) as tmp:
-        broker, redis_srv, cfg, rest_port = _stack(Path(tmp))
-        try:
-            result = _run(cfg, backlog, live, args, rest_port)
-        finally:
-            redis_srv.stop()
-            broker.stop()
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-pipeline-", ignore_cleanup_errors=True) as tmp,
+        _stack(Path(tmp), args.session_cluster) as (cfg, pids),
+    ):
+        result = _run(cfg, backlog, live, args, pids)
     result["load_average_1m_end"] = round(os.getloadavg()[0], 2)
     result["config"] = {"events": args.events, "users": users, "offline": not args.no_offline,
-                        "offline_snapshots": not (args.no_offline or args.no_snapshots),
+                        "offline_snapshots": cfg.offline_enabled and cfg.offline_snapshots,
+                        "flink_target": "session cluster" if args.session_cluster else "local mini-cluster",
                         "parallelism": cfg.flink_parallelism, "redis_flush_ms": cfg.redis_flush_ms,
                         "fresh_events": args.fresh_events, "command": "omniseq bench pipeline " + " ".join(
                             argv if argv is not None else sys.argv[1:])}  # fmt: skip
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps({k: v for k, v in result.items() if not k.endswith("_timeline")}, indent=2))
-    print(f"wrote {args.out} and {plot_pipeline(result, args.out.with_suffix('.png'))}")
+    print(f"wrote {out} and {plot_pipeline(result, out.with_suffix('.png'))}")
     return 0 if result["events_lost"] == 0 else 1
 
 
 def _run(
-    cfg: PipelineSettings, backlog: list[OnlineEvent], live: list[OnlineEvent], args: Any, rest_port: int
-) -> dict[str, Any]:
-
+    cfg: PipelineSettings, backlog: list[OnlineEvent], live: list[OnlineEvent], args: Any,
+    pids: dict[str, list[int]],
+) -> dict[str, Any]:  # fmt: skip
     cfg = cfg.model_copy(
-        update={"offline_enabled": not args.no_offline, "offline_snapshots": not args.no_snapshots}
+        update={
+            "offline_enabled": not args.no_offline,
+            "offline_snapshots": args.snapshots or cfg.offline_snapshots,
+        }
     )
     jars = resolve_jars(cfg)
     producer = kafka_producer(cfg.kafka_bootstrap)
@@ -263,19 +296,23 @@ def _run(
     result["acknowledged"], result["failed"] = stats.acknowledged, stats.failed
     result["load_average_1m_start"] = round(os.getloadavg()[0], 2)
     if not args.no_baseline:
-        result["baseline"] = run_baseline(cfg, jars, len(backlog))
+        result["baseline"] = run_baseline(cfg, jars, len(backlog), _with_gateway(pids))
         _log(f"baseline: {result['baseline']}")
+    rest_port = free_port()
+    rest_url = (
+        f"http://127.0.0.1:{rest_port}" if cfg.flink_target == "local" else f"http://{cfg.flink_target}"
+    )
     job = start(cfg, cfg.redis_url, jars, resume=False, rest_port=rest_port)
     try:
-        result.update(_drain(cfg, len(backlog), rest_port, timeout_s=600))
-        _log(f"drained the backlog: {result}")
-        if "baseline" in result and result["baseline"]["sustained_events_per_s"]:
+        result.update(_drain(cfg, len(backlog), rest_url, _with_gateway(pids), timeout_s=900))
+        _log(f"drained the backlog: {_brief(result)}")
+        if result.get("baseline", {}).get("sustained_events_per_s"):
             ratio = result["sustained_events_per_s"] / result["baseline"]["sustained_events_per_s"]
             result["ratio_to_baseline"] = round(ratio, 3)
         # freshness is measured under a load the job keeps up with (a backlog would only measure queueing)
         rate = args.rate or max(100.0, round(0.5 * result["sustained_events_per_s"]))
         result.update(_freshness(cfg, live, rate, args.probes))
-        _log(f"freshness phase done: {result}")
+        _log(f"freshness phase done: {_brief(result)}")
         deadline = time.monotonic() + 60
         while _processed(cfg) < len(backlog) + len(live) and time.monotonic() < deadline:
             time.sleep(0.5)
@@ -284,6 +321,16 @@ def _run(
     finally:
         job.stop(None)
     return result
+
+
+def _with_gateway(pids: dict[str, list[int]]) -> Callable[[], dict[str, list[int]]]:
+    """``pids`` with the local gateway JVM (started by the first Flink environment) filled in when asked."""
+    others = {k: v for k, v in pids.items() if k != "flink_jvm"}
+    return lambda: {**pids, "flink_jvm": flink_jvm_pids(others)} if "flink_jvm" in pids else pids
+
+
+def _brief(result: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in result.items() if not k.endswith("_timeline")}
 
 
 if __name__ == "__main__":

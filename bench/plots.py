@@ -77,7 +77,8 @@ def plot_pipeline(result: dict[str, Any], out: Path, title: str = "pipeline") ->
     right.set_ylim(bottom=0)
     cfg = result.get("config", {})
     load = f"load avg {result.get('load_average_1m_start', '?')} -> {result.get('load_average_1m_end', '?')}"
-    fig.suptitle(f"{title}: {cfg.get('events', '?')} events, {cfg.get('users', '?')} users, parallelism "
+    where = f" ({cfg['flink_target']})" if "flink_target" in cfg else ""
+    fig.suptitle(f"{title}{where}: {cfg.get('events', '?')} events, {cfg.get('users', '?')} users, parallelism "
                  f"{cfg.get('parallelism', '?')}, offline sinks {cfg.get('offline', '?')}; {load}", fontsize=10)  # fmt: skip
     return _save(fig, out)
 
@@ -96,7 +97,12 @@ def _save(fig: Any, out: Path) -> Path:
     return out
 
 
-PLOTTERS = {"pipeline": plot_pipeline, "pipeline_no_offline": plot_pipeline, "serve": plot_serve}
+PLOTTERS = {
+    "pipeline": plot_pipeline,
+    "pipeline_p2": plot_pipeline,
+    "pipeline_no_offline": plot_pipeline,
+    "serve": plot_serve,
+}
 
 
 def render(results: Path = RESULTS) -> list[Path]:

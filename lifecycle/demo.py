@@ -35,7 +35,7 @@ from rich.table import Table
 from lifecycle.retrain import RetrainConfig, retrain_once
 from models.registry import ModelRegistry
 from omniseq.data import load
-from omniseq.features.offline import OfflineWriter
+from omniseq.features.behaviour_log import newest_ts
 from omniseq.features.online import RedisOnlineStore
 from omniseq.features.store import apply
 from omniseq.infra.stack import LocalStack
@@ -142,12 +142,9 @@ def caught_up(settings: StackSettings, newest: dict[str, int], view: str) -> boo
     return all(r is not None and int(r["last_ts"]) >= newest[u] for u, r in zip(users, rows, strict=True))
 
 
-def offline_caught_up(settings: StackSettings, newest: dict[str, int], view: str) -> bool:
-    """Every user's newest offline row holds their newest behaviour (rows are committed on checkpoints)."""
-    table = OfflineWriter(settings.dir("offline")).read(view).select(["user_id", "last_ts"]).to_pylist()
-    seen: dict[str, int] = {}
-    for rec in table:
-        seen[rec["user_id"]] = max(seen.get(rec["user_id"], 0), int(rec["last_ts"] or 0))
+def offline_caught_up(settings: StackSettings, newest: dict[str, int]) -> bool:
+    """Every user's newest behaviour is in the offline behaviour log (its files are committed on checkpoints)."""
+    seen = newest_ts(settings.dir("offline"))
     return all(seen.get(u, 0) >= ts for u, ts in newest.items())
 
 
@@ -282,7 +279,7 @@ class Loop:
         self.procs.check_exit("replay")
         wait_until("every user's newest behaviour in Redis", lambda: caught_up(self.settings, newest, self.view),
                    timeout, alive=alive)  # fmt: skip
-        wait_until("the offline store to catch up", lambda: offline_caught_up(self.settings, newest, self.view),
+        wait_until("the offline store to catch up", lambda: offline_caught_up(self.settings, newest),
                    timeout, alive=alive)  # fmt: skip
 
     def start_api(self) -> str:

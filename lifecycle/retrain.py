@@ -33,9 +33,8 @@ from models.export import load_torchscript
 from models.inputs import InputSpec, encode_batch, vocab_index
 from models.registry import ModelRegistry
 from models.train import TrainConfig, manifest_of, run_training, write_artifacts
-from omniseq.features.offline import OfflineWriter
 from omniseq.features.sequence import HybridSequence
-from omniseq.features.training import LABEL_TS, build_training_set
+from omniseq.features.training import LABEL_TS, build_training_set, offline_users
 from omniseq.settings import OmniseqSettings, StackSettings
 from serving.bundle import ModelLoadError
 from serving.verify import verify_version
@@ -86,7 +85,7 @@ def load_sequences(
     settings: StackSettings, view_name: str, start_ms: int, end_ms: int
 ) -> list[HybridSequence]:
     """Each user's hybrid sequence as of ``end_ms`` from the offline store, limited to ``[start_ms, end_ms]``."""
-    users = sorted(OfflineWriter(settings.dir("offline")).users(view_name))
+    users = sorted(offline_users(settings, view_name))
     if not users:
         return []
     labels = pd.DataFrame({"user_id": users, LABEL_TS: [end_ms + 1] * len(users)})

@@ -77,9 +77,9 @@ class PipelineSettings(StackSettings):
     redis_flush_ms: int = Field(default=100, gt=0)  # coalesce Redis writes per user for this long at most
     redis_batch_rows: int = Field(default=2_000, gt=0)  # ... or until this many distinct rows are buffered
     offline_enabled: bool = True  # the append-only behaviour log and the window views' offline rows
-    # also one offline snapshot row per behaviour and sequence/in-store view (what Feast's point-in-time joins
-    # read today); the behaviour log alone is enough to rebuild them (the behaviour log table of pipeline.job.build_offline_sinks)
-    offline_snapshots: bool = True
+    # also one offline snapshot row per behaviour and sequence/in-store view (for Feast's own point-in-time joins
+    # of those views); off: training rebuilds them from the behaviour log (omniseq.features.behaviour_log)
+    offline_snapshots: bool = False
     offline_rollover_s: int = Field(default=60, gt=0)
     # runtime
     checkpoint_interval_ms: int = Field(default=5_000, gt=0)

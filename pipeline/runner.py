@@ -74,6 +74,8 @@ def flink_config(
         "web.cancel.enable": str(cfg.rest_cancel_enabled).lower(),
         "web.submit.enable": str(cfg.rest_upload_enabled).lower(),
         "web.upload.dir": str((cfg.pipeline_dir / "web-upload").resolve()),
+        # REST metrics (restart count, busy time) at most 1 s old instead of Flink's 10 s
+        "metrics.fetcher.update-interval": "1 s",
     }
     if restore is not None:
         job["execution.state-recovery.path"] = restore.resolve().as_uri()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,11 +25,30 @@ def _load(name: str) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
+def _operator(name: str) -> str:
+    """A job vertex's name shortened to its first and last operator (``[n]`` ids dropped)."""
+    parts = [re.sub(r"\[\d+\]", "", p).strip("( ") for p in name.split(" -> ")]
+    return parts[0] if len(parts) == 1 else f"{parts[0]} … {parts[-1]}"
+
+
+def _where_time_goes(d: dict[str, Any], top: int = 3) -> str:
+    """Flink CPU per event (and the baseline's) and the busiest operator chains per event."""
+    cpu = d.get("cpu_us_per_event") or {}
+    flink = sum(v for k, v in cpu.items() if k.startswith("flink"))
+    base_cpu = (d.get("baseline") or {}).get("cpu_us_per_event") or {}
+    base = sum(v for k, v in base_cpu.items() if k.startswith("flink"))
+    known = {k: v for k, v in (d.get("busy_us_per_event") or {}).items() if v is not None and v == v}
+    busy = sorted(known.items(), key=lambda kv: -kv[1])[:top]
+    ops = ", ".join(f"{_operator(k)} {v:.0f}" for k, v in busy)
+    out = f"Flink CPU {flink:.0f} µs/event (baseline {base:.0f})" if cpu else ""
+    return out + (f"; busiest operators, busy µs/event: {ops}" if ops else "")
+
+
 def _pipeline(d: dict[str, Any], name: str = "pipeline") -> list[str]:
     label = {
-        "pipeline": "pipeline",
+        "pipeline": "pipeline, local mini-cluster (the product default)",
+        "pipeline_p2": "pipeline, Flink session cluster, parallelism 2 (`--session-cluster 2`)",
         "pipeline_no_offline": "pipeline, offline sinks off (`--no-offline`)",
-        "pipeline_no_snapshots": "pipeline, offline log only (`--no-snapshots`)",
     }.get(name, name)
     base = d.get("baseline")
     vs = (
@@ -36,10 +56,11 @@ def _pipeline(d: dict[str, Any], name: str = "pipeline") -> list[str]:
         if base and "ratio_to_baseline" in d
         else ""
     )
+    where = _where_time_goes(d)
     return [
         f"| {label} (`bench/results/{name}.json`) | sustained {d['sustained_events_per_s']:,} events/s{vs}; "
         f"freshness at {d['rate_achieved_events_per_s']:,} events/s p50 {d['freshness_p50_ms']:.0f} ms / p99 {d['freshness_p99_ms']:.0f} ms; "
-        f"events lost {d['events_lost']} (load avg {d['load_average_1m_start']}) | "
+        f"events lost {d['events_lost']}{'; ' + where if where else ''} (load avg {d['load_average_1m_start']}) | "
         "≥ 50,000 events/s and ≥ 0.8× the baseline, p99 ≤ 1 s, 0 lost |"
     ]
 
@@ -127,6 +148,7 @@ def _figures() -> list[str]:
     """The benchmark PNGs drawn by ``bench/plots.py`` beside their JSON (``omniseq bench plots`` redraws them)."""
     captions = {
         "pipeline": "pipeline throughput and freshness over time",
+        "pipeline_p2": "pipeline on a Flink session cluster (parallelism 2): throughput and freshness",
         "serve": "serving latency distribution",
     }
     shown = [(n, c) for n, c in captions.items() if (RESULTS / f"{n}.png").is_file()]
@@ -203,7 +225,7 @@ def render() -> str:
                      ("simulator", _simulator), ("compose", _compose), ("soak", _soak)):  # fmt: skip
         data = _load(name)
         lines += fn(data) if data else [f"| {name} | not run yet (`omniseq bench {name}`) | |"]
-        for variant in ("pipeline_no_snapshots", "pipeline_no_offline") if name == "pipeline" else ():
+        for variant in ("pipeline_p2", "pipeline_no_offline") if name == "pipeline" else ():
             extra = _load(variant)
             lines += _pipeline(extra, variant) if extra else []
     lines += _figures()

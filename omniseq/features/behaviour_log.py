@@ -7,6 +7,8 @@ hybrid sequence the online store holds for that user once everything up to ``ts_
 baskets included — in the feature encoding of :mod:`omniseq.features.sequence`. It is numpy/pyarrow index
 arithmetic (no Python loop per row), and the same rules as ``HybridSequence``: ``sort_key`` order (time, baskets
 before online events at equal time, then id), the newest ``max_len`` tokens with ``ts <= ts_ms``.
+:func:`instore_as_of` does the same for the in-store aggregates, :func:`view_as_of` for any view the log feeds
+(the offline side of the sequence and in-store views: training, retraining and the online-store refill read it).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
-from feature_repo.views import BASKET_CODE
+from feature_repo.views import BASKET_CODE, view
 
 LOG_NAME = "behaviour_log"  # <offline_dir>/behaviour_log/date=YYYY-MM-DD/*.parquet
 # the log's columns (the keyed operator's behaviour layout, omniseq.flink.Records.BEHAVIOUR_FIELDS) and their Flink
@@ -47,6 +49,16 @@ def read_log(offline_dir: Path, max_arrival_ms: int | None = None) -> pa.Table:
     if max_arrival_ms is not None:
         table = table.filter(pc.less_equal(table["arrival_ms"], max_arrival_ms))
     return _dedup(table)
+
+
+def newest_ts(offline_dir: Path) -> dict[str, int]:
+    """Each logged user's newest behaviour time (ms) in the committed log files."""
+    root = Path(offline_dir) / LOG_NAME
+    if not root.exists():
+        return {}
+    table = ds.dataset(root, format="parquet", partitioning="hive").to_table(columns=["user_id", "ts_ms"])
+    newest = table.group_by("user_id").aggregate([("ts_ms", "max")])
+    return dict(zip(newest["user_id"].to_pylist(), newest["ts_ms_max"].to_pylist(), strict=True))
 
 
 def _dedup(table: pa.Table) -> pa.Table:
@@ -99,16 +111,7 @@ def sequences_as_of(
     cols = {name: _col(log, name) for name in ("type_code", "items", "item_id", "ts_ms", "store_id")}
     users = log["user_id"].to_numpy(zero_copy_only=False).astype(str)
     ts = log["ts_ms"].to_numpy(zero_copy_only=False).astype(np.int64)
-    uniq, rank = np.unique(users, return_inverse=True)  # users sorted, so rank is non-decreasing
-    composite = (rank.astype(np.int64) << _TS_BITS) | ts
-    label_users = np.asarray(user_ids, dtype=str)
-    pos = np.searchsorted(uniq, label_users)
-    known = (
-        (pos < len(uniq)) & (uniq[np.minimum(pos, len(uniq) - 1)] == label_users) if len(uniq) else pos < 0
-    )
-    block_start = np.searchsorted(rank, pos, side="left")
-    end = np.searchsorted(composite, (pos.astype(np.int64) << _TS_BITS) | labels_ts, side="right")
-    end = np.where(known, end, block_start)
+    block_start, end = _label_blocks(users, ts, user_ids, labels_ts)
     start = np.maximum(block_start, end - max_len)
     lengths = np.maximum(end - start, 0)
     idx = pa.array(_ranges(start, lengths))
@@ -130,7 +133,7 @@ def sequences_as_of(
     last_ts = np.where(lengths > 0, ts[np.maximum(end - 1, 0)] if len(ts) else 0, 0)
     return pa.table(
         {
-            "user_id": pa.array(label_users.tolist(), pa.string()),
+            "user_id": pa.array(list(user_ids), pa.string()),
             "as_of_ms": pa.array(labels_ts),
             "tok_items": _lists(lengths, cols["item_id"].take(idx)),
             "tok_types": _lists(lengths, pc.cast(types, pa.int64())),
@@ -144,3 +147,74 @@ def sequences_as_of(
             "last_ts": pa.array(last_ts.astype(np.int64)),
         }
     )
+
+
+def _label_blocks(
+    users: np.ndarray, ts: np.ndarray, user_ids: list[str], ts_ms: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """For rows sorted by (user, ts): each label's first row of its user and the end of its rows with
+    ``ts <= ts_ms`` (equal for a user without any)."""
+    uniq, rank = np.unique(users, return_inverse=True)
+    composite = (rank.astype(np.int64) << _TS_BITS) | ts
+    label_users = np.asarray(user_ids, dtype=str)
+    pos = np.searchsorted(uniq, label_users)
+    known = (
+        (pos < len(uniq)) & (uniq[np.minimum(pos, len(uniq) - 1)] == label_users) if len(uniq) else pos < 0
+    )
+    start = np.searchsorted(rank, pos, side="left")
+    clipped = np.minimum(np.maximum(ts_ms, 0), (1 << _TS_BITS) - 1)  # labels beyond the 43 bits: "everything"
+    end = np.searchsorted(composite, (pos.astype(np.int64) << _TS_BITS) | clipped, side="right")
+    return start, np.where(known & (ts_ms >= 0), end, start)
+
+
+def instore_as_of(log: pa.Table, user_ids: list[str], ts_ms: list[int] | np.ndarray) -> pa.Table:
+    """One row per label: ``user_id``, ``as_of_ms`` and the in-store aggregates of the user's baskets with
+    ``ts <= as_of_ms`` (visits, items, mean basket size, store and time of the newest basket in ``sort_key``
+    order); ``store_visits`` 0 and null aggregates when there is none."""
+    labels_ts = np.asarray(ts_ms, dtype=np.int64)
+    baskets = log.filter(pc.equal(log["type_code"], BASKET_CODE))
+    baskets = baskets.take(pc.sort_indices(baskets, [("user_id", "ascending"), ("ts_ms", "ascending"),
+                                                     ("key", "ascending")]))  # fmt: skip
+    users = baskets["user_id"].to_numpy(zero_copy_only=False).astype(str)
+    ts = baskets["ts_ms"].to_numpy(zero_copy_only=False).astype(np.int64)
+    sizes = pc.list_value_length(_col(baskets, "items")).to_numpy(zero_copy_only=False).astype(np.int64)
+    start, end = _label_blocks(users, ts, user_ids, labels_ts)
+    visits = end - start
+    csum = np.concatenate([[0], np.cumsum(sizes)])
+    items = csum[end] - csum[start]
+    has = visits > 0
+    last = pa.array(np.maximum(end - 1, 0))
+    stores = _col(baskets, "store_id").take(last) if len(ts) else pa.nulls(len(visits), pa.string())
+    last_ts = ts[np.maximum(end - 1, 0)] if len(ts) else np.zeros(len(visits), dtype=np.int64)
+    mask = pa.array(~has)
+    return pa.table(
+        {
+            "user_id": pa.array(list(user_ids), pa.string()),
+            "as_of_ms": pa.array(labels_ts),
+            "store_visits": pa.array(visits.astype(np.int64)),
+            "store_items": pa.array(items.astype(np.int64), mask=~has),
+            "mean_basket_size": pa.array(np.where(has, items / np.maximum(visits, 1), 0.0), mask=~has),
+            "last_store_id": pc.if_else(mask, pa.scalar(None, pa.string()), stores),
+            "last_store_ts": pa.array(last_ts.astype(np.int64), mask=~has),
+        }
+    )
+
+
+def view_as_of(log: pa.Table, view_name: str, user_ids: list[str], ts_ms: list[int] | np.ndarray) -> pa.Table:
+    """The row of a log-fed view (sequence or in-store aggregates) per ``(user, ts)`` label: its features as
+    the online store held them once everything up to ``ts`` had arrived; every feature null where the user
+    had no behaviour of the view's kind yet (as an as-of join finds no row)."""
+    spec = view(view_name)
+    if spec.kind == "sequence":
+        assert spec.max_len is not None
+        table, present = sequences_as_of(log, user_ids, ts_ms, spec.max_len), "seq_len"
+    elif spec.kind == "instore_agg":
+        table, present = instore_as_of(log, user_ids, ts_ms), "store_visits"
+    else:
+        raise ValueError(f"{view_name} ({spec.kind}) is not built from the behaviour log")
+    missing = pc.equal(table[present], 0)
+    columns = {
+        name: pc.if_else(missing, pa.scalar(None, table[name].type), table[name])
+        for name in spec.feature_names
+    }
+    return pa.table({"user_id": table["user_id"], "as_of_ms": table["as_of_ms"], **columns})

@@ -6,6 +6,9 @@ millisecond, is never in its own features); among rows with equal ``event_timest
 ``created_timestamp`` wins, and a view's TTL (aggregate windows) bounds how old the row may be. Two engines give
 the same result (tested): ``"feast"`` (``FeatureStore.get_historical_features`` with the entity time set to
 ``label_ts_ms - 1`` ms) and ``"parquet"`` (a ``pandas.merge_asof`` on the same files, much faster for large sets).
+The feature job writes no per-behaviour rows of the sequence and in-store views by default (``offline_snapshots``):
+engine ``"log"`` rebuilds them as of ``label_ts_ms - 1`` from the append-only behaviour log
+(:func:`omniseq.features.behaviour_log.view_as_of`, late in-store baskets included), the window views as ``"parquet"``.
 
 Output: the label columns in their order, then one column per feature (``feature`` for one view,
 ``view__feature`` -- Feast's full feature names -- for several); list features are Python lists, a user with no
@@ -19,8 +22,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
+import pyarrow as pa
 
 from feature_repo.views import CREATED_FIELD, TIMESTAMP_FIELD, USER_JOIN_KEY, feature_refs, view
+from omniseq.features.behaviour_log import LOG_NAME, newest_ts, read_log, view_as_of
 from omniseq.features.offline import OfflineWriter
 from omniseq.schema import Behaviour, OnlineEvent, sort_key
 from omniseq.settings import StackSettings
@@ -29,7 +34,7 @@ if TYPE_CHECKING:
     from feast import FeatureStore
 
 LABEL_TS = "label_ts_ms"
-Engine = Literal["parquet", "feast"]
+Engine = Literal["log", "parquet", "feast"]
 
 
 def label_rows(histories: Mapping[str, Sequence[Behaviour]]) -> pd.DataFrame:
@@ -115,11 +120,27 @@ def _asof_view(writer: OfflineWriter, labels: pd.DataFrame, view_name: str, name
     return out
 
 
+def _log_view(log: pa.Table, labels: pd.DataFrame, view_name: str, names: list[str]) -> pd.DataFrame:
+    """A view the behaviour log feeds, rebuilt point-in-time from the log as of ``label_ts_ms - 1``."""
+    rows = view_as_of(
+        log, view_name, labels[USER_JOIN_KEY].astype(str).tolist(), labels[LABEL_TS].to_numpy() - 1
+    )
+    return pd.DataFrame({n: pd.Series(rows[n].to_pylist(), dtype=object) for n in names})  # lists and None
+
+
 def _parquet_engine(
-    settings: StackSettings, labels: pd.DataFrame, grouped: dict[str, list[str]]
+    settings: StackSettings, labels: pd.DataFrame, grouped: dict[str, list[str]], from_log: bool = False
 ) -> pd.DataFrame:
+    """Every view from its own offline rows; ``from_log``: the sequence and in-store views from the behaviour log."""
     writer = OfflineWriter(settings.dir("offline"))
-    return _join_views(labels, grouped, lambda v, names: _asof_view(writer, labels, v, names))
+    log = read_log(settings.dir("offline")) if from_log else None
+
+    def one(view_name: str, names: list[str]) -> pd.DataFrame:
+        if log is not None and view(view_name).kind != "online_agg":
+            return _log_view(log, labels, view_name, names)
+        return _asof_view(writer, labels, view_name, names)
+
+    return _join_views(labels, grouped, one)
 
 
 def _feast_view(store: FeatureStore, labels: pd.DataFrame, view_name: str, names: list[str]) -> pd.DataFrame:
@@ -170,6 +191,14 @@ def _join_views(
     return pd.concat([labels.reset_index(drop=True), *parts], axis=1)
 
 
+def offline_users(settings: StackSettings, view_name: str) -> set[str]:
+    """The users with offline data for ``view_name`` (under the engine ``build_training_set`` picks by default)."""
+    offline = settings.dir("offline")
+    if (offline / LOG_NAME).is_dir() and view(view_name).kind != "online_agg":
+        return set(newest_ts(offline))
+    return OfflineWriter(offline).users(view_name)
+
+
 def build_training_set(
     source: StackSettings | FeatureStore,
     labels: pd.DataFrame,
@@ -181,22 +210,26 @@ def build_training_set(
     """Join point-in-time-correct features onto ``labels`` (columns ``user_id``, ``label_ts_ms``, any others).
 
     ``features`` is a view name (all its features) or Feast references ``view:feature``. ``source`` is the
-    settings (engine ``"parquet"``, the default) or a ``FeatureStore`` (engine ``"feast"``, the default for it)."""
+    settings or a ``FeatureStore`` (engine ``"feast"``, the default for it). For settings the default engine is
+    ``"log"`` when the offline store has a behaviour log (the job's default output), else ``"parquet"``."""
     _check_labels(labels)
     refs = feature_refs(features) if isinstance(features, str) else list(features)
     grouped = _group_refs(refs)
     if engine is None:
-        engine = "feast" if not isinstance(source, StackSettings) else "parquet"
+        if not isinstance(source, StackSettings):
+            engine = "feast"
+        else:
+            engine = "log" if (source.dir("offline") / LOG_NAME).is_dir() else "parquet"
     if engine == "feast":
         if isinstance(source, StackSettings):
             from omniseq.features.store import feature_store  # lazy: importing feast costs seconds of CPU
 
             source = feature_store(source)
         return _feast_engine(source, labels, grouped)
-    if engine != "parquet":
-        raise ValueError(f"engine must be 'parquet' or 'feast', got {engine!r}")
+    if engine not in ("parquet", "log"):
+        raise ValueError(f"engine must be 'log', 'parquet' or 'feast', got {engine!r}")
     if not isinstance(source, StackSettings):
         if settings is None:
-            raise ValueError("the parquet engine needs the StackSettings (pass settings=...)")
+            raise ValueError(f"the {engine} engine needs the StackSettings (pass settings=...)")
         source = settings
-    return _parquet_engine(source, labels, grouped)
+    return _parquet_engine(source, labels, grouped, from_log=engine == "log")

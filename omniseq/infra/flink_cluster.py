@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 
@@ -32,10 +33,17 @@ def flink_home() -> Path:
 class FlinkSessionCluster:
     """``start()`` / ``stop()`` a standalone session cluster on 127.0.0.1 with its REST API on ``rest_port``."""
 
-    def __init__(self, settings: StackSettings | None = None, rest_port: int | None = None, slots: int = 2):
+    def __init__(
+        self,
+        settings: StackSettings | None = None,
+        rest_port: int | None = None,
+        slots: int = 2,
+        config: Mapping[str, object] | None = None,
+    ):
         self.settings = settings or StackSettings()
         self.rest_port = rest_port or free_port()
         self.slots = slots
+        self.config = dict(config or {})  # Flink settings over the defaults below (e.g. TaskManager memory)
         self.dir = Path(self.settings.run_dir).resolve() / "flink-session"
         self.processes: list[ManagedProcess] = []
 
@@ -63,6 +71,7 @@ class FlinkSessionCluster:
             "taskmanager.numberOfTaskSlots": self.slots,
             "io.tmp.dirs": str(self.dir / "tmp"),
             "web.upload.dir": str(self.dir / "upload"),
+            **self.config,
         }
         (conf / "config.yaml").write_text("".join(f"{k}: {v}\n" for k, v in values.items()))
         return conf

@@ -11,10 +11,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from feature_repo.views import BASKET_CODE, EVENT_TYPE_CODES
-from omniseq.features.behaviour_log import LOG_COLUMNS, LOG_NAME, read_log, sequences_as_of
+from omniseq.features.behaviour_log import LOG_NAME, read_log, sequences_as_of, view_as_of
 from omniseq.features.sequence import HybridSequence
 from omniseq.schema import EVENT_TYPES, Behaviour, OnlineEvent, StoreTransaction
+from tests.pipeline.reference import instore_aggregates, log_table
 
 T0 = 1_700_000_000_000
 ETYPES: list[Any] = list(EVENT_TYPES)
@@ -34,22 +34,7 @@ def _history(seed: int, n: int = 600) -> list[Behaviour]:
 
 
 def _log(history: list[Behaviour]) -> pa.Table:
-    rows: dict[str, list[Any]] = {c: [] for c in LOG_COLUMNS}
-    for arrival, b in enumerate(history):
-        basket = isinstance(b, StoreTransaction)
-        rows["user_id"].append(b.user_id)
-        rows["key"].append(b.txn_id if isinstance(b, StoreTransaction) else b.event_id)
-        rows["type_code"].append(BASKET_CODE if basket else EVENT_TYPE_CODES[b.event_type])  # type: ignore[union-attr]
-        rows["item_id"].append("" if basket else b.item_id)  # type: ignore[union-attr]
-        rows["ts_ms"].append(b.ts_ms)
-        rows["items"].append(list(b.items) if isinstance(b, StoreTransaction) else [])
-        rows["store_id"].append(b.store_id if isinstance(b, StoreTransaction) else "")
-        rows["arrival_ms"].append(T0 + arrival)
-    return pa.table(rows, schema=pa.schema([
-        ("user_id", pa.string()), ("key", pa.string()), ("type_code", pa.int32()), ("item_id", pa.string()),
-        ("ts_ms", pa.int64()), ("items", pa.list_(pa.string())), ("store_id", pa.string()),
-        ("arrival_ms", pa.int64()),
-    ]))  # fmt: skip
+    return log_table(history, T0)
 
 
 @pytest.mark.parametrize("seed,max_len", [(1, 5), (2, 20), (3, 1000)])
@@ -79,3 +64,30 @@ def test_read_log_reads_parquet_partitions_and_drops_repeats(tmp_path: Path) -> 
     assert log.num_rows == len(history)
     assert read_log(tmp_path, max_arrival_ms=T0 + 9).num_rows == 10
     assert read_log(tmp_path / "none").num_rows == 0
+
+
+@pytest.mark.parametrize("seed", [5, 6])
+def test_instore_as_of_equals_the_reference(seed: int) -> None:
+    history = _history(seed)
+    rng = random.Random(seed)
+    labels = [
+        (f"u{i}", T0 + rng.randrange(-5, 210) * 1000 + rng.choice([0, 1]))
+        for i in range(13)
+        for _ in range(8)
+    ]
+    got = view_as_of(_log(history), "user_instore_agg_v1", [u for u, _ in labels], [t for _, t in labels])
+    for (user, t), row in zip(labels, got.to_pylist(), strict=True):
+        txns = [b for b in history if isinstance(b, StoreTransaction) and b.user_id == user and b.ts_ms <= t]
+        want = instore_aggregates(txns).get(user)
+        feats = {k: v for k, v in row.items() if k not in ("user_id", "as_of_ms")}
+        assert (None if all(v is None for v in feats.values()) else feats) == want, (user, t)
+
+
+def test_view_as_of_has_no_row_before_the_first_behaviour_and_rejects_window_views() -> None:
+    history = _history(7, 100)
+    first = min(b.ts_ms for b in history if b.user_id == "u0")
+    rows = view_as_of(_log(history), "user_hybrid_seq_v1", ["u0", "u0", "nobody"], [first - 1, first, 2**62])
+    seq_lens = rows.column("seq_len").to_pylist()
+    assert seq_lens[0] is None and seq_lens[1] >= 1 and seq_lens[2] is None
+    with pytest.raises(ValueError, match="not built from the behaviour log"):
+        view_as_of(_log(history), "user_online_agg_10m_v1", ["u0"], [first])

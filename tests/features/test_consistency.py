@@ -1,7 +1,8 @@
 """No training/serving skew, on the real job: behaviours go through the job's keyed operator (Java, on a local
-Flink mini-cluster fed from elements), which writes the online store (Redis) and the offline snapshot rows
-(Parquet). For sampled users and times the offline as-of row (both retrieval engines) equals the reference at
-that time, and at each user's newest time it equals the online row."""
+Flink mini-cluster fed from elements), which writes the online store (Redis), the append-only behaviour log and
+(here) the per-behaviour view rows (Parquet). For sampled users and times the offline as-of row -- rebuilt from
+the behaviour log, training's default -- equals the reference at that time, and at each user's newest time it
+equals the online row; Feast's retrieval of the job's view rows agrees with the log on a sample."""
 
 from __future__ import annotations
 
@@ -75,6 +76,7 @@ def test_online_equals_offline_as_of(
     # keeps the input's time order up to the keyed operator, so every offline row has its own event time
     cfg = PipelineSettings(
         run_dir=tmp_path, flink_parallelism=1, seq_views=SEQ_VIEWS, instore_view=INSTORE, windows=[], checkpoint_interval_ms=500,
+        offline_snapshots=True,  # the view rows Feast's retrieval reads (the training default reads the behaviour log)
         redis_host=feature_settings.redis_host, redis_port=feature_settings.redis_port,
         redis_password=feature_settings.redis_password, feature_repo=feature_settings.feature_repo,
     )  # fmt: skip

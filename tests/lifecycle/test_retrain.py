@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 from lifecycle.retrain import RetrainConfig, held_out, load_sequences, retrain_once
 from models.registry import ModelRegistry
 from omniseq.data.sim.config import SimulatorConfig
 from omniseq.data.sim.simulator import Simulator
+from omniseq.features.behaviour_log import LOG_NAME
 from omniseq.features.offline import OfflineWriter
 from omniseq.features.sequence import HybridSequence
 from omniseq.schema import sort_key
 from omniseq.settings import StackSettings
+from tests.pipeline.reference import log_table
 
 VIEW = "user_hybrid_seq_v1"
 
@@ -74,3 +77,20 @@ def test_failed_run_leaves_champion_untouched(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="nothing to train on"):
         retrain_once(RetrainConfig(feature_view=VIEW, progress=False), settings)
     assert ModelRegistry(settings.dir("registry")).champion() is None
+
+
+def test_sequences_from_the_behaviour_log_equal_those_from_view_rows(
+    offline_settings: tuple[StackSettings, int], tmp_path: Path
+) -> None:
+    """The job's default offline output is the behaviour log only: retraining's sequences rebuilt from it equal
+    the ones read from per-behaviour view rows of the same histories (in- and out-of-window cuts)."""
+    settings, end = offline_settings
+    history = [b for u in Simulator(SimulatorConfig(seed=3)).users(0, 120) for b in u.behaviours]
+    folder = tmp_path / "offline" / LOG_NAME / "date=2023-11-14"
+    folder.mkdir(parents=True)
+    pq.write_table(log_table(history, 0), folder / "part-0.parquet")
+    from_log = StackSettings(run_dir=tmp_path)
+    for start, stop in ((0, end), (end - 86_400_000 * 60, end - 86_400_000 * 30)):
+        want = {s.user_id: s.tokens for s in load_sequences(settings, VIEW, start, stop)}
+        got = {s.user_id: s.tokens for s in load_sequences(from_log, VIEW, start, stop)}
+        assert got == want and got

@@ -48,7 +48,7 @@ def behaviour_row(b: Behaviour) -> Row:
 def run_from_elements(
     cfg: PipelineSettings, history: Sequence[Behaviour], jars: list[str], with_windows: bool = True
 ) -> None:
-    """Run the keyed operator (Redis views, offline snapshots and the behaviour log) and, ``with_windows``, the
+    """Run the keyed operator (Redis views, the behaviour log and, with ``offline_snapshots``, the view rows) and, ``with_windows``, the
     window views on ``history`` until the input ends (every offline file committed)."""
     env, t_env = stream_env(flink_config(cfg, jars, None))
     stmts = t_env.create_statement_set()

@@ -11,7 +11,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from feature_repo.views import EVENT_TYPE_CODES, ONLINE_COUNTS, ONLINE_RECENCY, ONLINE_TOTAL
+import pyarrow as pa
+
+from feature_repo.views import BASKET_CODE, EVENT_TYPE_CODES, ONLINE_COUNTS, ONLINE_RECENCY, ONLINE_TOTAL
+from omniseq.features.behaviour_log import LOG_COLUMNS
 from omniseq.features.sequence import HybridSequence
 from omniseq.schema import Behaviour, OnlineEvent, StoreTransaction, sort_key
 from pipeline.config import PipelineSettings, WindowSpec
@@ -110,3 +113,26 @@ def expected_online(
         out[spec.view] = latest_per_user(hop_windows(events, spec, watermark_ms))
     out[cfg.instore_view] = instore_aggregates(txns)
     return out
+
+
+def log_table(history: Iterable[Behaviour], first_arrival_ms: int) -> pa.Table:
+    """The behaviour log the job would append for ``history`` in this arrival order (``arrival_ms`` counting up
+    from ``first_arrival_ms``), in the log's columns and types."""
+    rows: dict[str, list[Any]] = {c: [] for c in LOG_COLUMNS}
+    for arrival, b in enumerate(history, start=first_arrival_ms):
+        basket = isinstance(b, StoreTransaction)
+        rows["user_id"].append(b.user_id)
+        rows["key"].append(b.txn_id if isinstance(b, StoreTransaction) else b.event_id)
+        rows["type_code"].append(BASKET_CODE if basket else EVENT_TYPE_CODES[b.event_type])  # type: ignore[union-attr]
+        rows["item_id"].append("" if basket else b.item_id)  # type: ignore[union-attr]
+        rows["ts_ms"].append(b.ts_ms)
+        rows["items"].append(list(b.items) if isinstance(b, StoreTransaction) else [])
+        rows["store_id"].append(b.store_id if isinstance(b, StoreTransaction) else "")
+        rows["arrival_ms"].append(arrival)
+    types = {
+        "type_code": pa.int32(),
+        "items": pa.list_(pa.string()),
+        "ts_ms": pa.int64(),
+        "arrival_ms": pa.int64(),
+    }
+    return pa.table({c: pa.array(v, types.get(c, pa.string())) for c, v in rows.items()})

@@ -47,6 +47,7 @@ def test_hybrid_windows_and_offline_equal_reference(
         seq_views={"user_hybrid_seq_v1": 5, "user_hybrid_seq_v2": 12},
         windows=[WindowSpec(view="user_online_agg_10m_v1", size_ms=10 * MINUTE_MS, slide_ms=MINUTE_MS)],
         checkpoint_interval_ms=500,
+        offline_snapshots=True,  # the optional per-behaviour view rows are checked below too
         redis_port=redis_server.settings.redis_port,
         redis_password=redis_server.settings.redis_password,
     )
