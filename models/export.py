@@ -18,16 +18,14 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from models.base import ModelConfig, SequentialRecommender
+from models.base import SequentialRecommender
 from models.c2rec import channel_index
 from models.inputs import InputSpec
 from models.parsrec import PARSRec
-from models.zoo import build_model
 
 
 def save_checkpoint(
@@ -46,16 +44,6 @@ def save_checkpoint(
         },
         str(path),
     )
-
-
-def load_checkpoint(path: str | Path) -> tuple[SequentialRecommender, list[str], InputSpec]:
-    raw: dict[str, Any] = torch.load(str(path), map_location="cpu", weights_only=True)
-    for key in ("model_name", "config", "input_spec", "vocab", "state_dict"):
-        if key not in raw:
-            raise ValueError(f"{path}: not an omniseq checkpoint (missing {key!r})")
-    model = build_model(ModelConfig.from_dict(raw["config"]))
-    model.load_state_dict(raw["state_dict"])
-    return model.eval(), list(raw["vocab"]), InputSpec.from_dict(raw["input_spec"])
 
 
 class _Scorer(nn.Module):

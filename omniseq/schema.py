@@ -214,15 +214,6 @@ def encode_event(event: OnlineEvent) -> bytes:
     return json.dumps(event.to_dict(), separators=(",", ":")).encode()
 
 
-def decode_event(payload: bytes | str) -> OnlineEvent:
-    """Parse a Kafka value; malformed JSON or fields raise :class:`SchemaError` (never coerced)."""
-    try:
-        rec = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SchemaError("online_event", "<json>", f"is not valid JSON: {exc}", payload) from exc
-    return parse_online_event(rec)
-
-
 # --- Arrow ------------------------------------------------------------------------------------------------------
 
 

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 
-from models.export import export_torchscript, load_checkpoint, load_torchscript, save_checkpoint
+from models.base import ModelConfig, SequentialRecommender
+from models.export import export_torchscript, load_torchscript, save_checkpoint
 from models.inputs import InputSpec, build_vocab
 from models.zoo import build_model, store_mode_of
 
@@ -45,3 +47,11 @@ def test_export_parity_and_checkpoint(model_name: str, tmp_path: Path) -> None:
         model(b["tokens"][:, 1:], b["baskets"][:, 1:]),
         equal_nan=True,
     )
+
+
+def load_checkpoint(path: Path) -> tuple[SequentialRecommender, list[str], InputSpec]:
+    """The training checkpoint read back (the product writes it for users; nothing in it reads it)."""
+    raw: dict[str, Any] = torch.load(str(path), map_location="cpu", weights_only=True)
+    model = build_model(ModelConfig.from_dict(raw["config"]))
+    model.load_state_dict(raw["state_dict"])
+    return model.eval(), list(raw["vocab"]), InputSpec.from_dict(raw["input_spec"])

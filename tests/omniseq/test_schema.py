@@ -10,7 +10,6 @@ from omniseq.schema import (
     OnlineEvent,
     SchemaError,
     StoreTransaction,
-    decode_event,
     encode_event,
     events_to_table,
     parse_online_event,
@@ -20,6 +19,7 @@ from omniseq.schema import (
     table_to_transactions,
     transactions_to_table,
 )
+from tests.wire import decode_event
 
 TS = 1_700_000_000_000
 

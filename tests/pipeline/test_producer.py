@@ -7,8 +7,9 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from omniseq.schema import OnlineEvent, StoreTransaction, decode_event, table_to_transactions
+from omniseq.schema import OnlineEvent, StoreTransaction, table_to_transactions
 from pipeline.producer import MALFORMED_SAMPLES, DropScheduler, Pacer, Replayer
+from tests.wire import decode_event
 
 T0 = 1_700_000_000_000
 HOUR = 3_600_000
