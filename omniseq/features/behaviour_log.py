@@ -40,12 +40,18 @@ LOG_COLUMNS: Final[tuple[str, ...]] = tuple(LOG_SQL_TYPES)
 _TS_BITS = 43  # epoch ms up to 2100 fit in 43 bits; the user's rank goes above them
 
 
+def _committed(offline_dir: Path, columns: list[str]) -> pa.Table | None:
+    """The log's committed files (``*.parquet``: the job's commit policy gives a file that name once its checkpoint
+    completed; ``part-*`` files without it are being renamed right now), or None when there is none yet."""
+    files = sorted(str(f) for f in (Path(offline_dir) / LOG_NAME).glob("date=*/*.parquet"))
+    return ds.dataset(files, format="parquet").to_table(columns=columns) if files else None
+
+
 def read_log(offline_dir: Path, max_arrival_ms: int | None = None) -> pa.Table:
     """Every logged behaviour (optionally only those that had arrived by ``max_arrival_ms``), one row per key."""
-    root = Path(offline_dir) / LOG_NAME
-    if not root.exists():
+    table = _committed(offline_dir, list(LOG_COLUMNS))
+    if table is None:
         return pa.table({c: [] for c in LOG_COLUMNS})
-    table = ds.dataset(root, format="parquet", partitioning="hive").to_table(columns=list(LOG_COLUMNS))
     if max_arrival_ms is not None:
         table = table.filter(pc.less_equal(table["arrival_ms"], max_arrival_ms))
     return _dedup(table)
@@ -53,10 +59,9 @@ def read_log(offline_dir: Path, max_arrival_ms: int | None = None) -> pa.Table:
 
 def newest_ts(offline_dir: Path) -> dict[str, int]:
     """Each logged user's newest behaviour time (ms) in the committed log files."""
-    root = Path(offline_dir) / LOG_NAME
-    if not root.exists():
+    table = _committed(offline_dir, ["user_id", "ts_ms"])
+    if table is None:
         return {}
-    table = ds.dataset(root, format="parquet", partitioning="hive").to_table(columns=["user_id", "ts_ms"])
     newest = table.group_by("user_id").aggregate([("ts_ms", "max")])
     return dict(zip(newest["user_id"].to_pylist(), newest["ts_ms_max"].to_pylist(), strict=True))
 

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from omniseq.features.behaviour_log import LOG_NAME, read_log, sequences_as_of, view_as_of
+from omniseq.features.behaviour_log import LOG_NAME, newest_ts, read_log, sequences_as_of, view_as_of
 from omniseq.features.sequence import HybridSequence
 from omniseq.schema import EVENT_TYPES, Behaviour, OnlineEvent, StoreTransaction
 from tests.pipeline.reference import instore_aggregates, log_table
@@ -64,6 +64,19 @@ def test_read_log_reads_parquet_partitions_and_drops_repeats(tmp_path: Path) -> 
     assert log.num_rows == len(history)
     assert read_log(tmp_path, max_arrival_ms=T0 + 9).num_rows == 10
     assert read_log(tmp_path / "none").num_rows == 0
+
+
+def test_only_committed_log_files_are_read(tmp_path: Path) -> None:
+    """A ``part-*`` file without the ``.parquet`` name is one the job is renaming right now (or an in-progress
+    one): reading it races the rename, so readers see only committed ``*.parquet`` files."""
+    history = _history(4, 50)
+    part = tmp_path / LOG_NAME / "date=2023-11-14"
+    part.mkdir(parents=True)
+    committed, renaming = _log(history).slice(0, 20), _log(history).slice(20)
+    pq.write_table(committed, part / "part-0.parquet")
+    pq.write_table(renaming, part / "part-1-0")  # not yet renamed by the commit policy
+    assert read_log(tmp_path).num_rows == 20
+    assert set(newest_ts(tmp_path)) == set(committed["user_id"].to_pylist())
 
 
 @pytest.mark.parametrize("seed", [5, 6])
