@@ -146,19 +146,30 @@ def table(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def merge(base: Path, later: list[Path], out: Path) -> None:
-    """One results file from several runs: ``base``'s runs of models that a ``later`` file also ran are dropped
-    (the later run replaces them), the summary is recomputed, the attention comes from the later files and the
-    meta lists every command."""
+    """One results file from several runs: a ``later`` file's run replaces ``base``'s run of the same level, model
+    and seed (a re-run after a fix) and adds the others (more seeds); the summary is recomputed, the attention
+    comes from the later files and the meta lists every command."""
     docs = [json.loads(p.read_text()) for p in (base, *later)]
     rerun = {m for d in docs[1:] for m in d["meta"]["models"]}
-    runs = [r for r in docs[0]["runs"] if r["model"] not in rerun] + [r for d in docs[1:] for r in d["runs"]]
-    attention: dict[str, Any] = {"stats": docs[0]["attention"].get("stats", {})}
-    for d in docs[1:]:
-        attention.update({k: v for k, v in d["attention"].items() if k != "stats"})
+    later_runs = [r for d in docs[1:] for r in d["runs"]]
+    replaced = {(r["level"], r["model"], r["seed"]) for r in later_runs}
+    runs = [r for r in docs[0]["runs"] if (r["level"], r["model"], r["seed"]) not in replaced] + later_runs
+    first_seed = min(r["seed"] for r in runs)
+    attention: dict[str, Any] = dict(docs[0]["attention"])
+    for d in docs[
+        1:
+    ]:  # the attention analysis is of the first seed's C2Rec: a later file's only if it re-ran it
+        if any(r["seed"] == first_seed for r in d["runs"]):
+            attention.update({k: v for k, v in d["attention"].items() if k != "stats"})
     meta = dict(docs[0]["meta"])
+    meta["seeds"] = sorted({r["seed"] for r in runs})
     meta["models"] = {**meta["models"], **{m: LABELS[m] for m in rerun}}
-    meta["commands"] = [d["meta"]["command"] for d in docs]
-    meta["train_configs"] = [d["meta"]["train_config"] for d in docs]
+    meta["commands"] = docs[0]["meta"].get("commands", [meta["command"]]) + [
+        d["meta"]["command"] for d in docs[1:]
+    ]
+    meta["train_configs"] = docs[0]["meta"].get("train_configs", [meta["train_config"]]) + [
+        d["meta"]["train_config"] for d in docs[1:]
+    ]
     meta["wall_seconds"] = sum(d["meta"]["wall_seconds"] for d in docs)
     out.write_text(
         json.dumps({"meta": meta, "summary": table(runs), "attention": attention, "runs": runs}, indent=1)
