@@ -17,7 +17,8 @@ def label(r: dict[str, Any]) -> str:
     """A level's configuration in words: ``50k items, 2 workers, cache on, explain``."""
     items = f"{r['items'] // 1000}k" if r["items"] < 1_000_000 else f"{r['items'] / 1e6:g}M"
     w = f"{r['workers']} worker{'s' if r['workers'] > 1 else ''}"
-    return f"{items} items, {w}, cache {'on' if r['cache'] else 'off'}{', explain' if r['explain'] else ''}"
+    store = ", store channel (C2Rec)" if r.get("channel") == "store" else ""
+    return f"{items} items, {w}, cache {'on' if r['cache'] else 'off'}{', explain' if r['explain'] else ''}{store}"
 
 
 def _met(r: dict[str, Any], args: argparse.Namespace) -> bool:

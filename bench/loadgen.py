@@ -125,12 +125,18 @@ async def _client(
             store[1].close()
 
 
-def _requests(path: str, users: list[str], k: int, explain: bool = False) -> list[tuple[str, bytes]]:
+def _requests(
+    path: str, users: list[str], k: int, explain: bool = False, channel: str = "online"
+) -> list[tuple[str, bytes]]:
     if path == "/healthz":
         return [("", b"GET /healthz HTTP/1.1\r\nHost: bench\r\n\r\n")]
     out = []
     for u in users:
-        body = json.dumps({"user_id": u, "k": k, **({"explain": True} if explain else {})}).encode()
+        extra = {
+            **({"explain": True} if explain else {}),
+            **({"channel": channel} if channel != "online" else {}),
+        }
+        body = json.dumps({"user_id": u, "k": k, **extra}).encode()
         out.append(
             (
                 u,
@@ -143,7 +149,9 @@ def _requests(path: str, users: list[str], k: int, explain: bool = False) -> lis
 
 
 async def _drive(cfg: dict[str, Any]) -> dict[str, Any]:
-    requests = _requests(cfg["path"], cfg["users"], cfg["k"], bool(cfg.get("explain")))
+    requests = _requests(
+        cfg["path"], cfg["users"], cfg["k"], bool(cfg.get("explain")), cfg.get("channel", "online")
+    )
     writes = _Writer(cfg)
     warm_lat: list[float] = []
     warm_status: Counter[str] = Counter()
@@ -187,7 +195,7 @@ def loadgen_main(config_path: str) -> int:
 def run_load(
     port: int, path: str, c: int, users: list[str], args: argparse.Namespace, work: Path, **extra: Any
 ) -> dict[str, Any]:
-    """One level; ``extra``: ``explain``, ``new_behaviour_rate`` with ``writes`` and ``redis_port``."""
+    """One level; ``extra``: ``explain``, ``channel``, ``new_behaviour_rate`` with ``writes`` and ``redis_port``."""
     cfg = {"port": port, "path": path, "c": c, "users": users, "k": args.k, "warmup_s": args.warmup,
            "duration_s": args.duration, "out": str(work / f"load-{path.strip('/')}-{c}.json"), **extra}  # fmt: skip
     cfg_path = work / "loadgen.json"

@@ -67,6 +67,7 @@ class ServerConfig:
     items: int
     workers: int
     cache: bool
+    channel: str = "online"  # "store": POST /recommend with channel "store", answered by the C2Rec champion
 
 
 # --- set-up -------------------------------------------------------------------------------------------------------
@@ -92,31 +93,37 @@ def clustered_items(n: int, d: int, cluster_size: int, spread: float, seed: int)
 
 
 def export_model(
-    registry_root: Path, n_items: int, args: argparse.Namespace, work: Path
+    registry_root: Path, n_items: int, args: argparse.Namespace, work: Path, name: str = "sasrec_attne"
 ) -> tuple[str, list[str]]:
-
+    """Register and promote an untrained model with clustered item embeddings: SASRec attnE (family next_item),
+    or with ``name="c2rec"`` a C2Rec exported for the store channel (family cross_channel; its channel scorer has no
+    single item matrix, so it is scored exactly, without an ANN index)."""
     vocab = build_vocab(f"i{n}" for n in range(n_items))
     spec = InputSpec(max_len=args.max_len, max_basket=16, store_mode="attn")
-    config = ModelConfig(
-        name="sasrec_attne", n_items=len(vocab), max_len=args.max_len, store_mode="attn", dropout=0.0
-    )
+    config = ModelConfig(name=name, n_items=len(vocab), max_len=args.max_len, store_mode="attn", dropout=0.0)
     torch.manual_seed(args.seed)
     model: Any = build_model(config)
+    encoder = model.seq if name == "c2rec" else model  # C2Rec's item embeddings live in its SASRec encoder
     with torch.no_grad():
-        model.embed.items.weight.copy_(
+        encoder.embed.items.weight.copy_(
             clustered_items(len(vocab), config.hidden, args.cluster_size, args.cluster_spread, args.seed)
         )
-    art = work / f"artifact-{n_items}"
+    channel = "store" if name == "c2rec" else None
+    art = work / f"artifact-{name}-{n_items}"
     art.mkdir()
-    scripted = export_torchscript(model, art / "model.pt")
+    scripted = export_torchscript(model, art / "model.pt", channel)
     with torch.inference_mode():
         t = time.perf_counter()
-        if write_item_index(art, scripted.item_embeddings()) is not None:
+        if (
+            hasattr(scripted, "item_embeddings")
+            and write_item_index(art, scripted.item_embeddings()) is not None
+        ):
             print(f"ANN index over {len(vocab):,} items built in {time.perf_counter() - t:.1f} s", flush=True)
     (art / "vocab.json").write_text(json.dumps(vocab))
     registry = ModelRegistry(registry_root)
-    manifest = {"model_name": "sasrec_attne", "config": config.to_dict(), "input_spec": spec.to_dict(),
-                "feature_versions": {"sequence": VIEW}, "train_data_range": {}, "metrics": {}}  # fmt: skip
+    manifest = {"model_name": name, "config": config.to_dict(), "input_spec": spec.to_dict(),
+                "feature_versions": {"sequence": VIEW}, "train_data_range": {}, "metrics": {},
+                **({"family": "cross_channel", "channel": channel} if channel else {})}  # fmt: skip
     version = registry.register(art, manifest)
     registry.promote(version)
     return version, vocab
@@ -270,7 +277,7 @@ def run_server_levels(cfg: ServerConfig, levels: list[tuple[bool, int]], ctx: di
             run_load(port, "/recommend", 4, ctx["users"], prime, ctx["work"])
         for explain, c in levels:
             before, cpu0 = scrape(port, cfg.workers), cpu_seconds(server)
-            res = run_load(port, "/recommend", c, ctx["users"], args, ctx["work"], explain=explain,
+            res = run_load(port, "/recommend", c, ctx["users"], args, ctx["work"], explain=explain, channel=cfg.channel,
                            new_behaviour_rate=1 - args.repeat_rate, writes=str(ctx["writes"]),
                            redis_port=ctx["redis_port"])  # fmt: skip
             cpu = cpu_seconds(server) - cpu0
@@ -292,6 +299,9 @@ def plan(args: argparse.Namespace) -> list[tuple[ServerConfig, list[tuple[bool, 
     conc = [int(c) for c in args.concurrency.split(",") if c.strip()]
     small, large = args.items, args.large_items
     mid = [c for c in conc if c in (1, 4)] or conc[:1]
+    store = [(ServerConfig(small, 2, True, "store"), [(False, c) for c in mid])]
+    if "online" not in _channels(args):
+        return store
     p = [
         (ServerConfig(small, 1, False), [(False, c) for c in conc]),
         (ServerConfig(small, 1, True), [(False, c) for c in mid]),
@@ -303,7 +313,11 @@ def plan(args: argparse.Namespace) -> list[tuple[ServerConfig, list[tuple[bool, 
             (ServerConfig(large, 2, True), [(False, c) for c in conc] + [(True, c) for c in mid[-1:]]),
             (ServerConfig(large, 2, False), [(False, c) for c in mid[-1:]]),
         ]
-    return p
+    return p + (store if "store" in _channels(args) else [])
+
+
+def _channels(args: argparse.Namespace) -> set[str]:
+    return {c.strip() for c in args.channels.split(",") if c.strip()}
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -332,8 +346,15 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--breakdown-n", type=int, default=2_000, help="requests timed stage by stage in-process")
     p.add_argument("--recall-users", type=int, default=1_000, help="users whose ANN top-k is checked")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--channels", default="online,store",
+                   help="online: the next-item levels; store: POST /recommend with channel store (C2Rec)")  # fmt: skip
+    p.add_argument("--update", action="store_true",
+                   help="merge this run's levels into --out, replacing the levels of the same channels")  # fmt: skip
     p.add_argument("--out", type=Path, default=RESULTS)
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if not _channels(args) or _channels(args) - {"online", "store"}:
+        p.error(f"--channels takes online and/or store, got {args.channels!r}")
+    return args
 
 
 def _catalogue(items: int, ctx: dict[str, Any], args: argparse.Namespace) -> None:
@@ -342,6 +363,8 @@ def _catalogue(items: int, ctx: dict[str, Any], args: argparse.Namespace) -> Non
     t = time.perf_counter()
     ctx["registry"] = work / f"registry-{items}"
     ctx["version"], vocab = export_model(ctx["registry"], items, args, work)
+    if items == args.items and "store" in _channels(args):
+        ctx["versions"][f"{items}/store"] = export_model(ctx["registry"], items, args, work, "c2rec")[0]
     ctx["writes"] = write_histories(ctx["redis_port"], ctx["users"], vocab, args, work)
     ctx["setup_s"][str(items)] = round(time.perf_counter() - t, 1)
     ctx["versions"][str(items)] = ctx["version"]
@@ -362,9 +385,10 @@ def main(argv: list[str] | None = None) -> int:
         try:
             levels: list[dict[str, Any]] = []
             extra: dict[str, Any] = {}
-            for items in sorted({args.items, args.large_items} - {0}):
+            online = "online" in _channels(args)
+            for items in sorted({args.items, args.large_items if online else 0} - {0}):
                 _catalogue(items, ctx, args)
-                if items == args.items:
+                if items == args.items and online:
                     healthz_port = free_port()
                     server = start_server(healthz_port, ctx["redis_port"], ctx["registry"],
                                           ServerConfig(items, 1, False), args)  # fmt: skip
@@ -377,6 +401,8 @@ def main(argv: list[str] | None = None) -> int:
                     if cfg.items == items:
                         levels += run_server_levels(cfg, cfg_levels, ctx, args)
                 reg, threads = ctx["registry"], args.torch_threads
+                if not online:
+                    continue
                 if items == args.items:
                     extra["breakdown"] = inproc.breakdown(
                         ctx["redis_port"], reg, users, args.breakdown_n, args.k, threads
@@ -390,11 +416,21 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             redis_server.stop(timeout=30)
     result = report(args, ctx, levels, extra, load_before, time.time() - started)
+    if args.update:
+        result = updated(json.loads(args.out.read_text()), result, _channels(args))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     plot_serve(result, args.out.with_suffix(".png"))
     print(f"wrote {args.out}")
     return 0
+
+
+def updated(old: dict[str, Any], new: dict[str, Any], channels: set[str]) -> dict[str, Any]:
+    """``old`` with its levels of ``channels`` replaced by ``new``'s (each run's command and set-up kept)."""
+    keep = [r for r in old["recommend"] if r.get("channel", "online") not in channels]
+    runs = old.get("updates", []) + [{"channels": sorted(channels), "command": new["command"],
+                                      "setup": new["setup"]}]  # fmt: skip
+    return {**old, "recommend": keep + new["recommend"], "updates": runs}
 
 
 if __name__ == "__main__":

@@ -68,7 +68,8 @@ def _pipeline(d: dict[str, Any], name: str = "pipeline") -> list[str]:
 def _serve_label(r: dict[str, Any]) -> str:
     items = f"{r['items'] // 1000}k" if r["items"] < 1_000_000 else f"{r['items'] / 1e6:g}M"
     w = f"{r['workers']} worker{'s' if r['workers'] > 1 else ''}"
-    return f"{items} items, {w}, cache {'on' if r['cache'] else 'off'}{', explain' if r['explain'] else ''}"
+    store = ", store channel (C2Rec)" if r.get("channel") == "store" else ""
+    return f"{items} items, {w}, cache {'on' if r['cache'] else 'off'}{', explain' if r['explain'] else ''}{store}"
 
 
 def _serve(d: dict[str, Any]) -> list[str]:
