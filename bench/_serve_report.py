@@ -117,3 +117,11 @@ def plot(result: dict[str, Any], path: Path) -> None:
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
+
+
+def updated(old: dict[str, Any], new: dict[str, Any], channels: set[str]) -> dict[str, Any]:
+    """``old`` with its levels of ``channels`` replaced by ``new``'s (each run's command and set-up kept)."""
+    keep = [r for r in old["recommend"] if r.get("channel", "online") not in channels]
+    runs = old.get("updates", []) + [{"channels": sorted(channels), "command": new["command"],
+                                      "setup": new["setup"]}]  # fmt: skip
+    return {**old, "recommend": keep + new["recommend"], "updates": runs}

@@ -35,13 +35,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psutil
 import redis
 import torch
 from tqdm import tqdm
 
 from bench import _serve_inproc as inproc
-from bench._serve_report import report
+from bench._serve_metrics import cpu_seconds, scrape, stage_means
+from bench._serve_report import report, updated
 from bench.loadgen import clean_env, run_load
 from bench.plots import plot_serve
 from feature_repo.views import BASKET_CODE
@@ -195,73 +195,6 @@ def start_server(port: int, redis_port: int, registry_root: Path, cfg: ServerCon
         raise SystemExit("the server did not become ready in 300 s")
     time.sleep(2.0 * cfg.workers)  # the other workers finish loading the model
     return proc
-
-
-# --- measurements -------------------------------------------------------------------------------------------------
-
-
-def _parse_metrics(text: str) -> tuple[str, dict[str, tuple[float, float]]]:
-    """(the worker's process start time, {stage: (sum seconds, count)} and ``<cache>``: (hits, misses))."""
-    out: dict[str, list[float]] = {}
-    start = ""
-    for line in text.splitlines():
-        if line.startswith("process_start_time_seconds "):
-            start = line.split(" ", 1)[1]
-        for suffix, slot in (("_sum", 0), ("_count", 1)):
-            prefix = f'omniseq_recommend_stage_seconds{suffix}{{stage="'
-            if line.startswith(prefix):
-                stage = line[len(prefix) : line.index('"', len(prefix))]
-                out.setdefault(stage, [0.0, 0.0])[slot] = float(line.rsplit(" ", 1)[1])
-        for result, slot in (("hit", 0), ("miss", 1)):
-            if line.startswith(f'omniseq_user_cache_total{{result="{result}"}}'):
-                out.setdefault("<cache>", [0.0, 0.0])[slot] = float(line.rsplit(" ", 1)[1])
-    return start, {k: (v[0], v[1]) for k, v in out.items()}
-
-
-def scrape(port: int, workers: int) -> dict[str, dict[str, tuple[float, float]]]:
-    """Every worker's recommend stages and cache counters from /metrics, by worker (fresh connections until each
-    worker answered once; workers are told apart by their process start time)."""
-    seen: dict[str, dict[str, tuple[float, float]]] = {}
-    for _ in range(50 * workers):
-        start, parsed = _parse_metrics(httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text)
-        seen[start] = parsed
-        if len(seen) >= workers:
-            break
-    return seen
-
-
-def stage_means(
-    before: dict[str, dict[str, tuple[float, float]]], after: dict[str, dict[str, tuple[float, float]]]
-) -> dict[str, float]:
-    """Mean ms per stage over all workers between two scrapes, and the user cache's hit ratio."""
-    sums: dict[str, list[float]] = {}
-    for worker, stages in after.items():
-        for stage, (s1, c1) in stages.items():
-            s0, c0 = before.get(worker, {}).get(stage, (0.0, 0.0))
-            acc = sums.setdefault(stage, [0.0, 0.0])
-            acc[0] += s1 - s0
-            acc[1] += c1 - c0
-    means = {}
-    for stage, (s, c) in sums.items():
-        if stage == "<cache>":
-            if s + c > 0:
-                means["cache_hit_ratio"] = round(s / (s + c), 3)
-        elif c > 0:
-            means[stage] = round(s / c * 1000, 4)
-    return means
-
-
-def cpu_seconds(proc: subprocess.Popen[bytes]) -> float:
-    """CPU time (user + system) of the server and all its worker processes so far."""
-    total = 0.0
-    root = psutil.Process(proc.pid)
-    for p in [root, *root.children(recursive=True)]:
-        try:
-            t = p.cpu_times()
-            total += t.user + t.system
-        except psutil.NoSuchProcess:
-            pass
-    return total
 
 
 def run_server_levels(cfg: ServerConfig, levels: list[tuple[bool, int]], ctx: dict[str, Any],
@@ -423,14 +356,6 @@ def main(argv: list[str] | None = None) -> int:
     plot_serve(result, args.out.with_suffix(".png"))
     print(f"wrote {args.out}")
     return 0
-
-
-def updated(old: dict[str, Any], new: dict[str, Any], channels: set[str]) -> dict[str, Any]:
-    """``old`` with its levels of ``channels`` replaced by ``new``'s (each run's command and set-up kept)."""
-    keep = [r for r in old["recommend"] if r.get("channel", "online") not in channels]
-    runs = old.get("updates", []) + [{"channels": sorted(channels), "command": new["command"],
-                                      "setup": new["setup"]}]  # fmt: skip
-    return {**old, "recommend": keep + new["recommend"], "updates": runs}
 
 
 if __name__ == "__main__":

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.serve import ServerConfig, _parse, _parse_metrics, main, plan, stage_means, updated
+from bench._serve_metrics import _parse_metrics, stage_means
+from bench._serve_report import updated
+from bench.serve import ServerConfig, _parse, main, plan
 
 METRICS = """process_start_time_seconds 1.7e9
 omniseq_recommend_stage_seconds_sum{stage="model"} 2.0
