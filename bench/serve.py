@@ -103,9 +103,8 @@ def export_model(
     config = ModelConfig(name=name, n_items=len(vocab), max_len=args.max_len, store_mode="attn", dropout=0.0)
     torch.manual_seed(args.seed)
     model: Any = build_model(config)
-    encoder = model.seq if name == "c2rec" else model  # C2Rec's item embeddings live in its SASRec encoder
     with torch.no_grad():
-        encoder.embed.items.weight.copy_(
+        model.item_weights().copy_(
             clustered_items(len(vocab), config.hidden, args.cluster_size, args.cluster_spread, args.seed)
         )
     channel = "store" if name == "c2rec" else None

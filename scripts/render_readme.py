@@ -16,6 +16,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from readme_lens import render_lens  # noqa: E402
 
+from bench._serve_report import label as serve_label  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 
@@ -65,20 +67,13 @@ def _pipeline(d: dict[str, Any], name: str = "pipeline") -> list[str]:
     ]
 
 
-def _serve_label(r: dict[str, Any]) -> str:
-    items = f"{r['items'] // 1000}k" if r["items"] < 1_000_000 else f"{r['items'] / 1e6:g}M"
-    w = f"{r['workers']} worker{'s' if r['workers'] > 1 else ''}"
-    store = ", store channel (C2Rec)" if r.get("channel") == "store" else ""
-    return f"{items} items, {w}, cache {'on' if r['cache'] else 'off'}{', explain' if r['explain'] else ''}{store}"
-
-
 def _serve(d: dict[str, Any]) -> list[str]:
     rows = d["recommend"]
     if "items" not in rows[0]:  # a result file from before the configurations existed
         return ["| serving (`bench/results/serve.json`) | re-run `omniseq bench serve` | |"]
     groups: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
-        groups.setdefault(_serve_label(r), []).append(r)
+        groups.setdefault(serve_label(r), []).append(r)
     setup = d["setup"]
     out = []
     for name, levels in groups.items():

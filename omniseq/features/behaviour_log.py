@@ -40,10 +40,15 @@ LOG_COLUMNS: Final[tuple[str, ...]] = tuple(LOG_SQL_TYPES)
 _TS_BITS = 43  # epoch ms up to 2100 fit in 43 bits; the user's rank goes above them
 
 
-def _committed(offline_dir: Path, columns: list[str]) -> pa.Table | None:
+def log_files(offline_dir: Path) -> list[Path]:
     """The log's committed files (``*.parquet``: the job's commit policy gives a file that name once its checkpoint
-    completed; ``part-*`` files without it are being renamed right now), or None when there is none yet."""
-    files = sorted(str(f) for f in (Path(offline_dir) / LOG_NAME).glob("date=*/*.parquet"))
+    completed; ``part-*`` files without it are being renamed right now)."""
+    return sorted((Path(offline_dir) / LOG_NAME).glob("date=*/*.parquet"))
+
+
+def _committed(offline_dir: Path, columns: list[str]) -> pa.Table | None:
+    """``columns`` of the committed log files, or None when there is none yet."""
+    files = [str(f) for f in log_files(offline_dir)]
     return ds.dataset(files, format="parquet").to_table(columns=columns) if files else None
 
 

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from feature_repo.views import CREATED_FIELD, TIMESTAMP_FIELD, USER_JOIN_KEY, VIEWS, view
-from omniseq.features.behaviour_log import LOG_NAME, read_log, view_as_of
+from omniseq.features.behaviour_log import log_files, read_log, view_as_of
 from omniseq.features.offline import OfflineWriter
 from omniseq.features.online import RedisOnlineStore, Row
 from omniseq.settings import StackSettings
@@ -76,17 +76,14 @@ def refill_online(
     sequence or in-store view without rows of its own (the job's default: no snapshots) is rebuilt from the
     behaviour log as of ``end_ms``."""
     offline = OfflineWriter(settings.dir("offline"))
-    log, log_files = (
-        read_log(settings.dir("offline")),
-        list((settings.dir("offline") / LOG_NAME).glob("**/*.parquet")),
-    )
+    log, n_log_files = read_log(settings.dir("offline")), len(log_files(settings.dir("offline")))
     store = store or RedisOnlineStore.from_url(settings.redis_url)
     out = []
     for name in list(views) if views is not None else sorted(VIEWS):
         files = offline.files(name)
         if not files and log.num_rows and view(name).kind != "online_agg":
             written = store.write(name, log_rows(log, name, start_ms, end_ms), skip_older=True)
-            out.append(RefillResult(name, len(log_files), log.num_rows, written))
+            out.append(RefillResult(name, n_log_files, log.num_rows, written))
             continue
         if not files:
             out.append(RefillResult(name, 0, 0, 0))
