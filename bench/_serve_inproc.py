@@ -12,6 +12,7 @@ import redis
 import torch
 
 from bench.loadgen import summary_ms
+from models.ann import INDEX_FILE, META_FILE, set_search_threads
 from models.inputs import encode_sequence
 from models.registry import ModelRegistry
 from omniseq.features.online import RedisOnlineStore
@@ -25,6 +26,7 @@ VIEW = "user_hybrid_seq_v1"
 
 def _bundle(registry_root: Path, threads: int) -> Any:
     torch.set_num_threads(threads)
+    set_search_threads(threads)  # as the server does
     mv = ModelRegistry(registry_root).champion()
     assert mv is not None
     return load_bundle(mv)
@@ -123,20 +125,27 @@ def retrieval(
         ann_t = _timed(lambda: ann.top(timed[next(it) % len(timed)], k), len(timed))
         exact_t = _timed(lambda: exact.top(timed[next(it) % len(timed)], k), min(len(timed), 100))
     params = ann.index.params
+    champion = ModelRegistry(registry_root).champion()
+    assert champion is not None
+    folder = Path(champion.path)
+    meta = json.loads((folder / META_FILE).read_text())
     sweep: dict[str, dict[str, float]] = {}
     with torch.inference_mode():
-        for nprobe in (32, 64, 128, 192, 256):  # the recall/latency trade-off of the one knob that sets it
+        for nprobe in (16, 32, 64, 128, 256):  # the recall/latency trade-off of the one knob that sets it
             ann.index.index.nprobe = nprobe
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             tops = [set(ann.top(h, k)[1]) for h in hs]
-            ms = (time.perf_counter() - t0) / len(hs) * 1000
+            ms, cpu = (time.perf_counter() - t0) / len(hs) * 1000, (time.process_time() - c0) / len(hs) * 1000
             hits = [len(t & e) / k for t, e in zip(tops, exact_tops, strict=True)]
-            sweep[str(nprobe)] = {f"recall@{k}": round(sum(hits) / len(hits), 4), "mean_ms": round(ms, 3)}
+            sweep[str(nprobe)] = {f"recall@{k}": round(sum(hits) / len(hits), 4), "mean_ms": round(ms, 3),
+                                  "cpu_ms": round(cpu, 3)}  # fmt: skip
     ann.index.index.nprobe = params.nprobe
     return {
         "recall_by_nprobe": sweep,
         "index": {
-            "kind": "faiss IVF-Flat over the MIPS reduction",
+            "kind": f"faiss IVF-Flat over the MIPS reduction, {threads} search thread(s)",
+            "build_s": meta.get("build_s"),
+            "file_mb": round((folder / INDEX_FILE).stat().st_size / 2**20, 1),
             "nlist": params.nlist,
             "nprobe": params.nprobe,
             "candidates_rescored": params.candidates,

@@ -10,7 +10,8 @@ import psutil
 
 
 def _parse_metrics(text: str) -> tuple[str, dict[str, tuple[float, float]]]:
-    """(the worker's process start time, {stage: (sum seconds, count)} and ``<cache>``: (hits, misses))."""
+    """(the worker's process start time, {stage: (sum seconds, count)}, ``<cache>`` and ``<answers>``: the user and
+    answer caches' (hits, misses))."""
     out: dict[str, list[float]] = {}
     start = ""
     for line in text.splitlines():
@@ -21,9 +22,13 @@ def _parse_metrics(text: str) -> tuple[str, dict[str, tuple[float, float]]]:
             if line.startswith(prefix):
                 stage = line[len(prefix) : line.index('"', len(prefix))]
                 out.setdefault(stage, [0.0, 0.0])[slot] = float(line.rsplit(" ", 1)[1])
-        for result, slot in (("hit", 0), ("miss", 1)):
-            if line.startswith(f'omniseq_user_cache_total{{result="{result}"}}'):
-                out.setdefault("<cache>", [0.0, 0.0])[slot] = float(line.rsplit(" ", 1)[1])
+        for metric, key in (
+            ("omniseq_user_cache_total", "<cache>"),
+            ("omniseq_answer_cache_total", "<answers>"),
+        ):
+            for result, slot in (("hit", 0), ("miss", 1)):
+                if line.startswith(f'{metric}{{result="{result}"}}'):
+                    out.setdefault(key, [0.0, 0.0])[slot] = float(line.rsplit(" ", 1)[1])
     return start, {k: (v[0], v[1]) for k, v in out.items()}
 
 
@@ -42,7 +47,8 @@ def scrape(port: int, workers: int) -> dict[str, dict[str, tuple[float, float]]]
 def stage_means(
     before: dict[str, dict[str, tuple[float, float]]], after: dict[str, dict[str, tuple[float, float]]]
 ) -> dict[str, float]:
-    """Mean ms per stage over all workers between two scrapes, and the user cache's hit ratio."""
+    """Mean ms per stage over all workers between two scrapes, and the user and answer caches' hit ratios (the user
+    cache is asked only when the answer cache missed)."""
     sums: dict[str, list[float]] = {}
     for worker, stages in after.items():
         for stage, (s1, c1) in stages.items():
@@ -52,9 +58,11 @@ def stage_means(
             acc[1] += c1 - c0
     means = {}
     for stage, (s, c) in sums.items():
-        if stage == "<cache>":
+        if stage in ("<cache>", "<answers>"):
             if s + c > 0:
-                means["cache_hit_ratio"] = round(s / (s + c), 3)
+                means["cache_hit_ratio" if stage == "<cache>" else "answer_cache_hit_ratio"] = round(
+                    s / (s + c), 3
+                )
         elif c > 0:
             means[stage] = round(s / c * 1000, 4)
     return means

@@ -14,11 +14,12 @@ GOAL = {"p99_ms": 5.0, "throughput_rps": 700, "large_catalogue_p99_ms": 10.0, "r
 
 
 def label(r: dict[str, Any]) -> str:
-    """A level's configuration in words: ``50k items, 2 workers, cache on, explain``."""
+    """A level's configuration in words: ``50k items, 2 workers, user + answer cache, explain``."""
     items = f"{r['items'] // 1000}k" if r["items"] < 1_000_000 else f"{r['items'] / 1e6:g}M"
     w = f"{r['workers']} worker{'s' if r['workers'] > 1 else ''}"
     store = ", store channel (C2Rec)" if r.get("channel") == "store" else ""
-    return f"{items} items, {w}, cache {'on' if r['cache'] else 'off'}{', explain' if r['explain'] else ''}{store}"
+    cache = "user + answer cache" if r.get("answer_cache") else "user cache" if r["cache"] else "cache off"
+    return f"{items} items, {w}, {cache}{', explain' if r['explain'] else ''}{store}"
 
 
 def _met(r: dict[str, Any], args: argparse.Namespace) -> bool:
@@ -54,6 +55,9 @@ def report(args: argparse.Namespace, ctx: dict[str, Any], levels: list[dict[str,
             "repeat_rate_meaning": "share of requests whose user has no new behaviour since their previous request "
             "(the rest first store one new behaviour in Redis); same workload with the cache on and off",
             "user_cache_size_per_worker": args.cache_size,
+            "answer_cache_size_per_worker": args.cache_size,
+            "caches": "cache off: neither; user cache: the user-representation cache alone; user + answer cache: "
+            "the finished-answer cache in front of it (both keyed by the exact stored feature row)",
             "server": f"uvicorn --loop uvloop --http httptools, torch threads {args.torch_threads}",
             "load_generator": "separate process, asyncio keep-alive HTTP/1.1 clients, closed loop",
             "duration_s_per_level": args.duration,
@@ -76,11 +80,12 @@ def report(args: argparse.Namespace, ctx: dict[str, Any], levels: list[dict[str,
             "met_by": [label(r) + f", concurrency {r['concurrency']}" for r in levels if _met(r, args)],
         },
         "best": {
-            k: best[k]
+            k: best.get(k)
             for k in (
                 "items",
                 "workers",
                 "cache",
+                "answer_cache",
                 "concurrency",
                 "throughput_rps",
                 "p50_ms",

@@ -66,8 +66,9 @@ T0 = 1_700_000_000_000
 class ServerConfig:
     items: int
     workers: int
-    cache: bool
+    cache: bool  # the user-representation cache
     channel: str = "online"  # "store": POST /recommend with channel "store", answered by the C2Rec champion
+    answer_cache: bool = False  # the finished-answer cache (serving.answer_cache), beside the user cache
 
 
 # --- set-up -------------------------------------------------------------------------------------------------------
@@ -171,7 +172,8 @@ def start_server(port: int, redis_port: int, registry_root: Path, cfg: ServerCon
                  args: argparse.Namespace) -> subprocess.Popen[bytes]:  # fmt: skip
     env = clean_env(OMNISEQ_REDIS_PORT=str(redis_port), OMNISEQ_REGISTRY_DIR=str(registry_root),
                     OMNISEQ_TORCH_THREADS=str(args.torch_threads), OMNISEQ_CHAMPION_POLL_S="5",
-                    OMNISEQ_USER_CACHE_SIZE=str(args.cache_size if cfg.cache else 0))  # fmt: skip
+                    OMNISEQ_USER_CACHE_SIZE=str(args.cache_size if cfg.cache else 0),
+                    OMNISEQ_ANSWER_CACHE_SIZE=str(args.cache_size if cfg.answer_cache else 0))  # fmt: skip
     cmd = [sys.executable, "-m", "uvicorn", "serving.app:create_app", "--factory", "--host", "127.0.0.1",
            "--port", str(port), "--loop", "uvloop", "--http", "httptools", "--no-access-log",
            "--log-level", "warning", "--workers", str(cfg.workers)]  # fmt: skip
@@ -202,9 +204,7 @@ def run_server_levels(cfg: ServerConfig, levels: list[tuple[bool, int]], ctx: di
     server = start_server(port, ctx["redis_port"], ctx["registry"], cfg, args)
     out = []
     try:
-        if (
-            cfg.cache
-        ):  # unmeasured: every user asked for at least once, so levels see the steady-state hit ratio
+        if cfg.cache or cfg.answer_cache:  # unmeasured: every user asked once, so levels see the steady state
             prime = argparse.Namespace(**{**vars(args), "warmup": 0.0, "duration": args.prime_s})
             run_load(port, "/recommend", 4, ctx["users"], prime, ctx["work"])
         for explain, c in levels:
@@ -231,19 +231,29 @@ def plan(args: argparse.Namespace) -> list[tuple[ServerConfig, list[tuple[bool, 
     conc = [int(c) for c in args.concurrency.split(",") if c.strip()]
     small, large = args.items, args.large_items
     mid = [c for c in conc if c in (1, 4)] or conc[:1]
-    store = [(ServerConfig(small, 2, True, "store"), [(False, c) for c in mid])]
+    store = [(ServerConfig(small, 2, True, "store", answer_cache=True), [(False, c) for c in mid])]
     if "online" not in _channels(args):
         return store
     p = [
         (ServerConfig(small, 1, False), [(False, c) for c in conc]),
-        (ServerConfig(small, 1, True), [(False, c) for c in mid]),
+        (ServerConfig(small, 1, True, answer_cache=True), [(False, c) for c in conc]),
         (ServerConfig(small, 2, False), [(False, c) for c in conc]),
-        (ServerConfig(small, 2, True), [(False, c) for c in conc] + [(True, c) for c in mid]),
+        (
+            ServerConfig(small, 2, True),
+            [(False, c) for c in mid],
+        ),  # the user cache alone (the answer cache's share)
+        (
+            ServerConfig(small, 2, True, answer_cache=True),
+            [(False, c) for c in conc] + [(True, c) for c in mid],
+        ),
     ]
     if large:
         p += [
-            (ServerConfig(large, 2, True), [(False, c) for c in conc] + [(True, c) for c in mid[-1:]]),
-            (ServerConfig(large, 2, False), [(False, c) for c in mid[-1:]]),
+            (
+                ServerConfig(large, 2, True, answer_cache=True),
+                [(False, c) for c in conc] + [(True, c) for c in mid[-1:]],
+            ),
+            (ServerConfig(large, 2, False), [(False, c) for c in mid]),
         ]
     return p + (store if "store" in _channels(args) else [])
 
@@ -269,7 +279,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--prime-s", type=float, default=8.0, help="unmeasured load before a cache-on server's levels"
     )
-    p.add_argument("--cache-size", type=int, default=20_000, help="user cache entries per worker when on")
+    p.add_argument("--cache-size", type=int, default=20_000,
+                   help="user (and answer) cache entries per worker when on")  # fmt: skip
     p.add_argument("--cluster-size", type=int, default=500, help="items per embedding cluster")
     p.add_argument(
         "--cluster-spread", type=float, default=0.5, help="within-cluster spread / between-cluster"

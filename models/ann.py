@@ -5,8 +5,15 @@ inverted file (IVF-Flat: k-means cells, a query scans the ``nprobe`` nearest cel
 Johnson et al., "Billion-scale similarity search with GPUs", 2017), which searches by L2 distance, so the items are
 first made a Euclidean problem with the standard MIPS-to-NN reduction (Bachrach et al., RecSys 2014): item ``x``
 becomes ``[x, sqrt(R² - |x|²)]`` with ``R`` the largest item norm, a query ``q`` becomes ``[q·R/|q|, 0]``, and
-``|q' - x'|² = R² + R² - 2 (R/|q|) q·x`` orders items exactly as ``-q·x`` does. (faiss's HNSW on the same
-reduction was tried first: far lower recall at equal latency on these embeddings, and a much slower build.)
+``|q' - x'|² = R² + R² - 2 (R/|q|) q·x`` orders items exactly as ``-q·x`` does.
+
+Alternatives measured on a million clustered items, one thread (``omniseq bench serve`` sweeps the served index's
+``nprobe``; the others were a one-off comparison noted in docs/SERVING.md): faiss HNSW over the same reduction, and
+HNSW with the inner-product metric, stayed far below recall@10 0.98 even at large ``efSearch`` (the reduced queries
+lie off the items' sphere, where the greedy walk gets lost) and took far longer to build; IVF with 8-bit scalar
+quantisation was slower per query than IVF-Flat at equal recall. With ``4·sqrt(V)`` cells IVF-Flat scans fewer
+items than with ``2·sqrt(V)`` at equal recall. faiss searches with OpenMP threads: serving uses one per process
+(:func:`set_search_threads`); on a busy 2-core machine spinning OpenMP threads multiply the search's time.
 
 The index is built from the exported module's ``item_embeddings()`` when the model's artifacts are written
 (:func:`write_item_index`, next to ``model.pt``), so the registry versions it with the model; serving loads it with
@@ -17,6 +24,7 @@ full product is cheaper there.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -31,11 +39,11 @@ MIN_ITEMS = 200_000
 
 @dataclass(frozen=True)
 class IndexParams:
-    """``nlist`` k-means cells (0: ``2·sqrt(V)``), ``nprobe`` cells scanned per query, and how many candidates
+    """``nlist`` k-means cells (0: ``4·sqrt(V)``), ``nprobe`` cells scanned per query, and how many candidates
     serving re-scores exactly (plus ``k`` and the excluded items)."""
 
     nlist: int = 0
-    nprobe: int = 192
+    nprobe: int = 64
     candidates: int = 100
     train_per_cell: int = 40
 
@@ -57,7 +65,7 @@ def _augment_items(items: np.ndarray) -> tuple[np.ndarray, float]:
 
 @dataclass
 class ItemIndex:
-    """A loaded HNSW index; ids are rows of the item embedding matrix (vocabulary indices)."""
+    """A loaded IVF index; ids are rows of the item embedding matrix (vocabulary indices)."""
 
     index: Any  # faiss.IndexIVFFlat
     params: IndexParams
@@ -74,12 +82,17 @@ class ItemIndex:
         return ids  # type: ignore[no-any-return]
 
 
+def set_search_threads(n: int) -> None:
+    """faiss's OpenMP threads for this process (serving: as many as torch's intra-op threads, by default 1)."""
+    faiss.omp_set_num_threads(n)
+
+
 def build_item_index(items: np.ndarray, params: IndexParams | None = None, seed: int = 0) -> ItemIndex:
     """An IVF index over every row of ``items [V, d]`` (specials included; callers drop them)."""
     params = params or IndexParams()
     items = np.asarray(items, dtype=np.float32)
     data, radius = _augment_items(items)
-    nlist = params.nlist or max(1, int(2 * np.sqrt(items.shape[0])))
+    nlist = params.nlist or max(1, int(4 * np.sqrt(items.shape[0])))
     params = IndexParams(nlist, params.nprobe, params.candidates, params.train_per_cell)
     index = faiss.IndexIVFFlat(faiss.IndexFlatL2(data.shape[1]), data.shape[1], nlist)
     rng = np.random.default_rng(seed)
@@ -98,11 +111,13 @@ def write_item_index(
     array = items.detach().cpu().float().numpy() if hasattr(items, "detach") else np.asarray(items)
     if array.shape[0] < min_items:
         return None
+    t0 = time.perf_counter()
     built = build_item_index(array, params)
+    build_s = round(time.perf_counter() - t0, 2)
     path = Path(folder) / INDEX_FILE
     faiss.write_index(built.index, str(path))
     meta = {"kind": "ivfflat-mips", "n_items": built.n_items, "dim": int(array.shape[1]), "radius": built.radius,
-            **asdict(built.params)}  # fmt: skip
+            "build_s": build_s, **asdict(built.params)}  # fmt: skip
     (Path(folder) / META_FILE).write_text(json.dumps(meta, indent=2))
     return path
 

@@ -20,6 +20,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from models.ann import set_search_threads
 from models.registry import ModelRegistry
 from omniseq.features.online import RedisOnlineStore
 from serving.bundle import load_bundle
@@ -63,7 +64,7 @@ def build_services(settings: ServingSettings, metrics: Metrics) -> Services:
     store = RedisOnlineStore(client, project=settings.feature_project)
     recommender = Recommender(
         store, metrics, settings.exclude_seen, settings.store_down_fallback, settings.store_retry_s,
-        settings.user_cache_size, settings.explain_behaviours, settings.explain_top,
+        settings.user_cache_size, settings.explain_behaviours, settings.explain_top, settings.answer_cache_size,
     )  # fmt: skip
     managers: dict[str, ModelManager[Any]] = {
         f.name: ModelManager(
@@ -83,6 +84,7 @@ def build_services(settings: ServingSettings, metrics: Metrics) -> Services:
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: ServingSettings = app.state.settings
     torch.set_num_threads(settings.torch_threads)
+    set_search_threads(settings.torch_threads)  # faiss (ANN retrieval): its own OpenMP pool
     services: Services = build_services(settings, app.state.metrics)
     managers = [services.manager, *services.managers.values()]
     for manager in managers:

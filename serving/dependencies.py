@@ -36,7 +36,8 @@ class ServicesNotReadyError(RuntimeError):
     """The app is serving before its lifespan set up the services."""
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    """Async on purpose: a plain ``def`` dependency costs every request a thread-pool hop."""
     services = getattr(request.app.state, "services", None)
     if services is None:
         raise ServicesNotReadyError("the server is starting: model and feature store are not set up yet")
@@ -46,5 +47,5 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]  # a route's ``services`` parameter
 
 
-def get_metrics(request: Request) -> Metrics:
+async def get_metrics(request: Request) -> Metrics:
     return request.app.state.metrics  # type: ignore[no-any-return]

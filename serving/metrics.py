@@ -118,6 +118,15 @@ class Metrics:
             ["result"],
             registry=r,
         )
+        self.answer_cache = Counter(
+            "omniseq_answer_cache_total",
+            "finished-answer cache lookups (hit: same feature row, model version and request shape as a cached "
+            "answer; miss: computed and kept)",
+            ["result"],
+            registry=r,
+        )
+        self.answer_hit = self.answer_cache.labels(result="hit")
+        self.answer_miss = self.answer_cache.labels(result="miss")
         self.degraded = Gauge(
             "omniseq_model_degraded",
             "1 while a family serves another version than its registry champion (the champion does not load)",

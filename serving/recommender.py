@@ -3,8 +3,9 @@
 Kept lean on purpose (latency goal p99 <= 5 ms): tensors are built by the shared encoder, masking and ranking are
 single torch ops, no pandas. For models that export a user representation, a per-process :class:`UserCache` skips
 decode, encode and the forward pass while the user's stored row is unchanged, and :class:`serving.scoring.ItemScorer`
-ranks the catalogue (full product, or ANN retrieval then exact scoring). Every stage is timed into
-``omniseq_recommend_stage_seconds``.
+ranks the catalogue (full product, or ANN retrieval then exact scoring). Before all that, the
+:class:`~serving.answer_cache.AnswerCache` sends the serialised answer again when the row is byte-identical to the one
+it came from. Every stage is timed into ``omniseq_recommend_stage_seconds``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import logging
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -23,6 +24,7 @@ from redis.exceptions import RedisError
 from feature_repo.views import SEQUENCE_FEATURES
 from models.inputs import N_SPECIALS, encode_sequence
 from omniseq.features.sequence import HybridSequence
+from serving.answer_cache import AnswerCache
 from serving.bundle import ModelBundle
 from serving.explain import explain
 from serving.metrics import Metrics
@@ -100,8 +102,8 @@ class UserCache:
 
 
 class Recommender:
-    """Scores one user with one model bundle. Runs on the event loop (single-threaded): the user cache and the
-    store circuit breaker are its only mutable state."""
+    """Scores one user with one model bundle. Runs on the event loop (single-threaded): the user and answer caches
+    and the store circuit breaker are its only mutable state."""
 
     def __init__(
         self,
@@ -113,6 +115,7 @@ class Recommender:
         user_cache_size: int = 0,
         explain_behaviours: int = 20,
         explain_top: int = 3,
+        answer_cache_size: int = 0,
     ) -> None:
         self.store = store
         self.metrics = metrics
@@ -120,21 +123,54 @@ class Recommender:
         self.store_down_fallback = store_down_fallback
         self.store_retry_s = store_retry_s
         self.cache = UserCache(user_cache_size)
+        self.answers = AnswerCache(answer_cache_size)
         self.explain_behaviours = explain_behaviours
         self.explain_top = explain_top
         self._down_until = 0.0  # after a failed read, fail fast (no socket wait) until then
 
-    def recommend(
-        self, bundle: ModelBundle, user_id: str, k: int, exclude: Sequence[str] = (), explain: bool = False
-    ) -> Recommendation:
+    def respond(
+        self,
+        bundle: ModelBundle,
+        user_id: str,
+        k: int,
+        exclude: Sequence[str],
+        explain: bool,
+        channel: str,
+        render: Callable[[Recommendation], bytes],
+    ) -> bytes:
+        """The serialised answer (``render`` turns a :class:`Recommendation` into the response body): sent again
+        from the :class:`~serving.answer_cache.AnswerCache` while the user's stored row is byte-identical to the
+        one it was computed from, else computed (and kept, unless it is a fallback)."""
         try:
             reply = self._read(bundle.sequence_view, user_id)
         except StoreUnavailableError:
             if not self.store_down_fallback:
                 raise
-            return self._fallback(bundle, k, exclude, "store_unavailable", explain)
+            return render(self._fallback(bundle, k, exclude, "store_unavailable", explain))
         if reply is None:
-            return self._fallback(bundle, k, exclude, "no_history", explain)
+            return render(self._fallback(bundle, k, exclude, "no_history", explain))
+        shape = (channel, k, tuple(exclude), explain)
+        if self.answers.enabled:
+            body = self.answers.get(bundle.version, user_id, reply, shape)
+            if body is not None:
+                self.metrics.answer_hit.inc()
+                return body
+        rec = self._recommend(bundle, user_id, reply, k, exclude, explain)
+        body = render(rec)
+        if self.answers.enabled and not rec.fallback:
+            self.metrics.answer_miss.inc()
+            self.answers.put(bundle.version, user_id, reply, shape, body)
+        return body
+
+    def _recommend(
+        self,
+        bundle: ModelBundle,
+        user_id: str,
+        reply: tuple[bytes | None, ...],
+        k: int,
+        exclude: Sequence[str],
+        explain: bool,
+    ) -> Recommendation:
         t0 = time.perf_counter()
         enc = self.cache.get(bundle.version, user_id, reply) if bundle.scorer is not None else None
         if enc is None:

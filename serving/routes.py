@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
@@ -13,6 +14,7 @@ from serving.cross_channel import CHANNEL_FAMILIES
 from serving.dependencies import ServicesDep, get_metrics
 from serving.metrics import CONTENT_TYPE, Metrics
 from serving.model_manager import ModelManager
+from serving.recommender import Recommendation
 from serving.schemas import ErrorResponse, HealthResponse, ReadyResponse, RecommendRequest, RecommendResponse
 
 router = APIRouter()
@@ -42,7 +44,14 @@ async def recommend(req: RecommendRequest, services: ServicesDep) -> Response:
     manager: ModelManager[ModelBundle] = services.family(CHANNEL_FAMILIES[req.channel])
     bundle = await manager.bundle(req.model)
     # inline on the event loop: ~1 ms of CPU, cheaper than a thread hop (the store read has a short timeout)
-    rec = services.recommender.recommend(bundle, req.user_id, req.k, req.exclude_items, req.explain)
+    body = services.recommender.respond(
+        bundle, req.user_id, req.k, req.exclude_items, req.explain, req.channel, partial(render, req, bundle)
+    )
+    return Response(body, media_type="application/json")
+
+
+def render(req: RecommendRequest, bundle: ModelBundle, rec: Recommendation) -> bytes:
+    """The response body of one answer (a :class:`RecommendResponse`, built as plain JSON: no model objects)."""
     items = [{"item_id": i, "score": s} for i, s in rec.items]
     for item, why in zip(items, rec.explanations or (), strict=False):
         item["because"] = why
@@ -56,7 +65,7 @@ async def recommend(req: RecommendRequest, services: ServicesDep) -> Response:
         "fallback": rec.fallback,
         "fallback_reason": rec.reason,
     }
-    return Response(json.dumps(payload), media_type="application/json")
+    return json.dumps(payload).encode()
 
 
 @router.get("/healthz", response_model=HealthResponse, summary="The process is alive")

@@ -31,12 +31,15 @@ class ServingSettings(StackSettings):
     optimize_model: bool = True
 
     # --- inference
-    # intra-op threads per server process (1 is fastest for batch-1 requests on a small machine)
+    # intra-op threads per server process, torch's and faiss's (1 is fastest for batch-1 requests on a small machine)
     torch_threads: int = Field(default=1, ge=1, le=64)
     # also drop the items of the user's own history from the answer
     exclude_seen: bool = False
     # users whose representation each worker keeps (used only while their stored row is unchanged); 0 = off
     user_cache_size: int = Field(default=20_000, ge=0, le=10_000_000)
+    # users whose finished answers (response bodies) each worker keeps, sent again only while the user's stored row,
+    # the model version and the request (channel, k, exclude_items, explain) are the same; 0 = off
+    answer_cache_size: int = Field(default=20_000, ge=0, le=10_000_000)
     # explain: true -- how many of the newest behaviours are tested as drivers, and how many are shown per item
     explain_behaviours: int = Field(default=20, ge=1, le=200)
     explain_top: int = Field(default=3, ge=1, le=20)

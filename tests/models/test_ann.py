@@ -32,10 +32,10 @@ def recall_at_10(index_ids: np.ndarray, items: np.ndarray, queries: np.ndarray) 
 def test_ann_top10_agrees_with_exact_scoring() -> None:
     items = catalogue()
     queries = np.random.default_rng(1).standard_normal((200, items.shape[1])).astype(np.float32)
-    index = build_item_index(items, IndexParams(nprobe=16, candidates=100))
-    assert index.params.nlist == int(2 * np.sqrt(len(items)))
+    index = build_item_index(items, IndexParams(nprobe=32, candidates=100))
+    assert index.params.nlist == int(4 * np.sqrt(len(items)))
     assert recall_at_10(index.search(queries, 110), items, queries) >= 0.98
-    # one cell of ~280 items: it must miss some
+    # one cell of ~35 items: it must miss some
     few = build_item_index(items, IndexParams(nprobe=1, candidates=100))
     assert recall_at_10(few.search(queries, 110), items, queries) < 0.98
 

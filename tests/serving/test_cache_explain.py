@@ -80,9 +80,9 @@ def recommend(served: Served, **body: Any) -> dict[str, Any]:
     return r.json()  # type: ignore[no-any-return]
 
 
-def cache_count(served: Served, result: str) -> float:
+def cache_count(served: Served, result: str, cache: str = "user") -> float:
     for line in served.client.get("/metrics").text.splitlines():
-        if line.startswith(f'omniseq_user_cache_total{{result="{result}"}}'):
+        if line.startswith(f'omniseq_{cache}_cache_total{{result="{result}"}}'):
             return float(line.rsplit(" ", 1)[1])
     return 0.0
 
@@ -93,7 +93,10 @@ def test_cache_hits_while_the_row_is_unchanged_and_a_new_behaviour_changes_the_n
     seq = make_sequence("alice", HISTORY, basket=BASKET)
     first = recommend(served)
     assert [i["item_id"] for i in first["items"]] == top_ids(served, seq, 10)
-    assert recommend(served)["items"] == first["items"]
+    assert recommend(served)["items"] == first["items"]  # the same request again: the answer cache's
+    assert (cache_count(served, "miss", "answer"), cache_count(served, "hit", "answer")) == (1, 1)
+    assert (cache_count(served, "miss"), cache_count(served, "hit")) == (1, 0)
+    assert recommend(served, k=5)["items"] == first["items"][:5]  # another shape: the user cache's
     assert (cache_count(served, "miss"), cache_count(served, "hit")) == (1, 1)
 
     newer = make_sequence(
@@ -103,7 +106,7 @@ def test_cache_hits_while_the_row_is_unchanged_and_a_new_behaviour_changes_the_n
     after = recommend(served)
     assert [i["item_id"] for i in after["items"]] == top_ids(served, newer, 10)
     assert after["items"] != first["items"]
-    assert cache_count(served, "miss") == 2
+    assert cache_count(served, "miss") == 2 and cache_count(served, "miss", "answer") == 3
 
     # a late behaviour inserted behind the newest one: same newest timestamp, different row -> not served stale
     late = HybridSequence("alice", 50, list(newer.tokens))
