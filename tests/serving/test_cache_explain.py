@@ -28,6 +28,7 @@ from tests.serving.conftest import (
     make_sequence,
     settings_for,
 )
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -161,3 +162,27 @@ def test_ann_retrieval_scans_every_cell_and_matches_exact_scoring(served: Served
     body = recommend(served, exclude_items=["item59", top_ids(served, seq, 1)[0]])
     exact = [x for x in top_ids(served, seq, 12) if x not in ("item59", top_ids(served, seq, 1)[0])][:10]
     assert [i["item_id"] for i in body["items"]] == exact
+
+
+def test_answer_cache_resends_an_answer_only_for_the_same_row_model_and_request(
+    served: Served, tmp_path: Path
+) -> None:
+    explained = recommend(served, explain=True)
+    assert recommend(served, explain=True) == explained  # the same request again: the cached answer
+    hits = cache_count(served, "hit", "answer")
+    plain = recommend(served)  # another shape of the same user and row: its own answer
+    assert "because" not in plain["items"][0] and cache_count(served, "hit", "answer") == hits
+    seq = make_sequence("alice", HISTORY, basket=BASKET)
+    without = recommend(served, exclude_items=[plain["items"][0]["item_id"]])
+    assert [i["item_id"] for i in without["items"]] == top_ids(served, seq, 11)[1:]
+
+    newer = export_sasrec_version(served.registry, tmp_path / "newer", seed=1)
+    served.registry.promote(newer)  # a new champion: nothing cached under the old version is sent
+
+    def from_newer() -> dict[str, Any] | None:
+        body = recommend(served)
+        return body if body["model_version"] == newer else None
+
+    body = wait_until(from_newer, 10, "an answer from the new champion")
+    now = Served(served.client, served.registry, newer, served.store)
+    assert [i["item_id"] for i in body["items"]] == top_ids(now, seq, 10)
