@@ -14,6 +14,7 @@ Error bodies never carry absolute file paths (:func:`scrub_paths`).
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
 import ipaddress
 import json
@@ -74,10 +75,12 @@ class BodyLimitMiddleware:
                 return
         chunks: list[bytes] = []
         size = 0
-        deadline = time.monotonic() + self.read_timeout_s
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.read_timeout_s if math.isfinite(self.read_timeout_s) else None
         while True:
             try:
-                message = await asyncio.wait_for(receive(), timeout=max(0.0, deadline - time.monotonic()))
+                async with asyncio.timeout_at(deadline):  # a timer, not a task per receive (as wait_for has)
+                    message = await receive()
             except TimeoutError:
                 await send_error(
                     send,
@@ -153,6 +156,15 @@ class ApiKeyMiddleware:
         await self.app(scope, receive, send)
 
 
+@functools.lru_cache(maxsize=4096)
+def _is_loopback(host: str) -> bool:
+    """Parsed once per address, not once per request."""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host in ("localhost", "testclient")
+
+
 class RateLimitMiddleware:
     """A token bucket per client address: ``rate_per_s`` sustained, ``burst`` at once; 429 when empty.
 
@@ -175,12 +187,7 @@ class RateLimitMiddleware:
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
 
     def _exempt(self, host: str) -> bool:
-        if not self.exempt_loopback:
-            return False
-        try:
-            return ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            return host in ("localhost", "testclient")
+        return self.exempt_loopback and _is_loopback(host)
 
     def take(self, client: str, now: float) -> float:
         """Take one token for ``client``; 0 when allowed, else the seconds until a token is back."""
