@@ -29,7 +29,8 @@ def test_a_changed_row_drops_every_answer_of_the_old_one() -> None:
     cache.put("v1", "alice", newer, SHAPE, b"new")
     assert cache.get("v1", "alice", newer, SHAPE) == b"new"
     assert cache.get("v1", "alice", newer, ("online", 5, (), False)) is None
-    assert cache.get("v1", "alice", ROW, SHAPE) is None  # the old row again (a rollback) is not trusted either
+    # the old row again (a rollback) is not trusted either
+    assert cache.get("v1", "alice", ROW, SHAPE) is None
 
 
 def test_bounded_in_users_and_in_shapes_per_user() -> None:
