@@ -204,14 +204,17 @@ def run_server_levels(cfg: ServerConfig, levels: list[tuple[bool, int]], ctx: di
     server = start_server(port, ctx["redis_port"], ctx["registry"], cfg, args)
     out = []
     try:
-        if cfg.cache or cfg.answer_cache:  # unmeasured: every user asked once, so levels see the steady state
-            prime = argparse.Namespace(**{**vars(args), "warmup": 0.0, "duration": args.prime_s})
-            run_load(port, "/recommend", 4, ctx["users"], prime, ctx["work"])
+        primed: set[bool] = set()
         for explain, c in levels:
+            load = {"explain": explain, "channel": cfg.channel, "new_behaviour_rate": 1 - args.repeat_rate,
+                    "writes": str(ctx["writes"]), "redis_port": ctx["redis_port"]}  # fmt: skip
+            if (cfg.cache or cfg.answer_cache) and explain not in primed:
+                # unmeasured, with the levels' requests: every worker has seen the users (the caches' steady state)
+                primed.add(explain)
+                prime = argparse.Namespace(**{**vars(args), "warmup": 0.0, "duration": args.prime_s})
+                run_load(port, "/recommend", 4, ctx["users"], prime, ctx["work"], **load)
             before, cpu0 = scrape(port, cfg.workers), cpu_seconds(server)
-            res = run_load(port, "/recommend", c, ctx["users"], args, ctx["work"], explain=explain, channel=cfg.channel,
-                           new_behaviour_rate=1 - args.repeat_rate, writes=str(ctx["writes"]),
-                           redis_port=ctx["redis_port"])  # fmt: skip
+            res = run_load(port, "/recommend", c, ctx["users"], args, ctx["work"], **load)
             cpu = cpu_seconds(server) - cpu0
             res.update({**asdict(cfg), "explain": explain, "repeat_rate": args.repeat_rate})
             res["server_cpu_ms_per_request"] = round(
@@ -277,7 +280,10 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--repeat-rate", type=float, default=0.75,
                    help="share of requests whose user has no new behaviour since their last request")  # fmt: skip
     p.add_argument(
-        "--prime-s", type=float, default=8.0, help="unmeasured load before a cache-on server's levels"
+        "--prime-s",
+        type=float,
+        default=15.0,
+        help="unmeasured load before a cache-on server's levels (and again before its explain levels)",
     )
     p.add_argument("--cache-size", type=int, default=20_000,
                    help="user (and answer) cache entries per worker when on")  # fmt: skip

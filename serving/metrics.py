@@ -118,6 +118,8 @@ class Metrics:
             ["result"],
             registry=r,
         )
+        self.user_hit = self.user_cache.labels(result="hit")
+        self.user_miss = self.user_cache.labels(result="miss")
         self.answer_cache = Counter(
             "omniseq_answer_cache_total",
             "finished-answer cache lookups (hit: same feature row, model version and request shape as a cached "
@@ -191,6 +193,7 @@ class RequestMetricsMiddleware:
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
+        self._children: dict[tuple[str, str], tuple[Any, Any]] = {}  # (route, status) -> (counter, histogram)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -210,6 +213,10 @@ class RequestMetricsMiddleware:
         finally:
             route: Any = scope.get("route")
             label = getattr(route, "path", None) or UNMATCHED
-            code = str(status)
-            self.metrics.requests.labels(label, code).inc()
-            self.metrics.latency.labels(label, code).observe(time.perf_counter() - start)
+            key = (label, str(status))
+            children = self._children.get(key)
+            if children is None:  # labels() takes a lock and builds a key tuple: once per route and status
+                m = self.metrics
+                children = self._children[key] = (m.requests.labels(*key), m.latency.labels(*key))
+            children[0].inc()
+            children[1].observe(time.perf_counter() - start)

@@ -179,9 +179,9 @@ class Recommender:
                 return self._fallback(bundle, k, exclude, got, explain)
             enc = got
             if bundle.scorer is not None:
-                self.metrics.user_cache.labels(result="miss").inc()
+                self.metrics.user_miss.inc()
         else:
-            self.metrics.user_cache.labels(result="hit").inc()
+            self.metrics.user_hit.inc()
         t1 = time.perf_counter()
         self.metrics.observe_stage("encode", t1 - t0)
         with torch.inference_mode():
