@@ -91,7 +91,7 @@ def _serve(d: dict[str, Any]) -> list[str]:
     if "recall@10" in ret:
         idx = ret["index"]
         out.append(
-            f"| serving: 1M-item retrieval (in-process, {ret['users']:,} users) | recall@10 of ANN vs exact "
+            f"| serving: {setup['catalogues'][-1]:,}-item retrieval (in-process, {ret['users']:,} users) | recall@10 of ANN vs exact "
             f"{ret['recall@10']:.3f} (IVF nlist {idx['nlist']}, nprobe {idx['nprobe']}, {idx['candidates_rescored']} "
             f"candidates re-scored); top-10 ANN p50 {ret['ann_top10_ms']['p50_ms']:.2f} ms vs exact "
             f"{ret['exact_top10_ms']['p50_ms']:.2f} ms{_index_cost(ret)} | recall@10 ≥ 0.98 |"
