@@ -9,7 +9,7 @@ The rule that keeps it fresh is the user cache's: every request still reads the 
 store (one ``HMGET``), and a cached answer is sent only when that row is *byte-identical* to the row the answer was
 computed from, under the same model version. A new behaviour (or a late one inserted behind the newest) changes the
 row and so misses. Entries are per ``(model version, user)`` -- one stored row -- holding the answers for up to
-``variants`` request shapes ``(channel, k, exclude_items, explain)``; least recently used users are dropped.
+``variants`` (4) request shapes ``(channel, k, exclude_items, explain)``; least recently used users are dropped.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ class _Entry:
 class AnswerCache:
     """LRU of serialised answers keyed by ``(model version, user)``, valid only for the exact row they came from."""
 
-    def __init__(self, size: int, variants: int = 8) -> None:
+    def __init__(self, size: int, variants: int = 4) -> None:
         self.size = size
         self.variants = variants
         self._entries: OrderedDict[tuple[str, str], _Entry] = OrderedDict()
