@@ -119,8 +119,8 @@ def test_cache_hits_while_the_row_is_unchanged_and_a_new_behaviour_changes_the_n
     assert cache_count(served, "miss") == 3
 
 
-def test_cache_off_gives_the_same_answers(redis_proc: RedisProcess, tmp_path: Path, served: Served) -> None:
-    app = create_app(settings_for(redis_proc.port, served.registry.root, user_cache_size=0))
+def test_caches_off_give_the_same_answers(redis_proc: RedisProcess, tmp_path: Path, served: Served) -> None:
+    app = create_app(settings_for(redis_proc.port, served.registry.root, user_cache_size=0, answer_cache_size=0))
     with TestClient(app) as client:
         for _ in range(2):
             r = client.post("/recommend", json={"user_id": "alice", "k": 10})
