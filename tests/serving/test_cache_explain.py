@@ -120,7 +120,9 @@ def test_cache_hits_while_the_row_is_unchanged_and_a_new_behaviour_changes_the_n
 
 
 def test_caches_off_give_the_same_answers(redis_proc: RedisProcess, tmp_path: Path, served: Served) -> None:
-    app = create_app(settings_for(redis_proc.port, served.registry.root, user_cache_size=0, answer_cache_size=0))
+    app = create_app(
+        settings_for(redis_proc.port, served.registry.root, user_cache_size=0, answer_cache_size=0)
+    )
     with TestClient(app) as client:
         for _ in range(2):
             r = client.post("/recommend", json={"user_id": "alice", "k": 10})
